@@ -1,0 +1,109 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/bmc-agent/bmc-agent/lock"
+	"github.com/bmc-agent/bmc-agent/store"
+)
+
+// writeTimeout bounds a lock write that runs on after its caller's context
+// ended.
+const writeTimeout = 30 * time.Second
+
+// Reserve implements lock.Backend with one conditional UPDATE. Only when it
+// changes no row does a second query find out why: the node is missing, or
+// held (by whom), or was released in between, in which case it tries again.
+//
+// The UPDATE runs to completion even if ctx ends meanwhile: a statement
+// cancelled in flight may have committed on the server, and a caller told
+// "cancelled" would never release the lock it in fact holds.
+func (db *DB) Reserve(ctx context.Context, node string, r lock.Reservation) error {
+	q := db.q.reserveByUUID
+	if identCol(node) == "name" {
+		q = db.q.reserveByName
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+	defer cancel()
+	for range 3 {
+		res, err := db.w.ExecContext(wctx, q, node, r.Holder, r.Purpose)
+		if err != nil {
+			return db.err(err, "reserve node")
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			return nil
+		}
+		var holder, purpose string
+		var since *time.Time
+		err = db.r.QueryRowContext(ctx, fmt.Sprintf(db.q.reservation, identCol(node)), node).
+			Scan(text{&holder}, text{&purpose}, nullMicros{&since})
+		if errors.Is(err, sql.ErrNoRows) {
+			return &store.NotFoundError{Kind: "node", ID: node}
+		}
+		if err != nil {
+			return db.err(err, "read reservation")
+		}
+		if holder != "" {
+			le := &lock.LockedError{Node: node, Reservation: lock.Reservation{Holder: holder, Purpose: purpose}}
+			if since != nil {
+				le.Since = *since
+			}
+			return le
+		}
+	}
+	return &lock.LockedError{Node: node, Reservation: lock.Reservation{Holder: "(changing hands)"}}
+}
+
+// Release implements lock.Backend.
+func (db *DB) Release(ctx context.Context, node, holder string) error {
+	res, err := db.w.ExecContext(ctx, db.q.release, node, holder)
+	if err != nil {
+		return db.err(err, "release node")
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("release node %s by %s: %w", node, holder, lock.ErrNotHolder)
+	}
+	return nil
+}
+
+// ReleaseHolder implements lock.Backend.
+func (db *DB) ReleaseHolder(ctx context.Context, holder string) ([]string, error) {
+	return db.releaseWhere(ctx, "reservation = $1", holder)
+}
+
+// ReleaseStale implements lock.Backend.
+func (db *DB) ReleaseStale(ctx context.Context, timeout time.Duration, except string) ([]string, error) {
+	return db.releaseWhere(ctx, "reservation IS NOT NULL AND reservation <> $1 AND reservation NOT IN "+
+		"(SELECT id FROM agents WHERE last_heartbeat >= "+db.d.now+" - $2)", except, timeout.Microseconds())
+}
+
+func (db *DB) releaseWhere(ctx context.Context, cond string, args ...any) ([]string, error) {
+	q := "UPDATE nodes SET reservation = NULL, reservation_purpose = NULL, reserved_at = NULL WHERE " + cond + " RETURNING uuid"
+	rows, err := db.w.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, db.err(err, "release locks")
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, db.err(err, "release locks")
+		}
+		out = append(out, id)
+	}
+	return out, db.err(rows.Err(), "release locks")
+}
+
+// Interface guards.
+var (
+	_ store.Store  = (*DB)(nil)
+	_ lock.Backend = (*DB)(nil)
+)

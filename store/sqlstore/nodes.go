@@ -1,0 +1,206 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/bmc-agent/bmc-agent/store"
+)
+
+var nodes = &entity[store.Node]{
+	kind:  "node",
+	table: "nodes",
+	cols: []string{"name", "driver", "driver_info", "power_state", "target_power_state",
+		"provision_state", "target_provision_state", "provision_updated_at", "boot_mode",
+		"last_error", "maintenance", "maintenance_reason", "fault",
+		"reservation", "reservation_purpose", "reserved_at",
+		"instance_info", "properties", "extra", "agent_group", "resource_class", "description", "version"},
+	mutable: []string{"name", "driver", "driver_info", "power_state", "target_power_state",
+		"provision_state", "target_provision_state", "provision_updated_at", "boot_mode",
+		"last_error", "maintenance", "maintenance_reason", "fault",
+		"instance_info", "properties", "extra", "agent_group", "resource_class", "description"},
+	uuid: func(n *store.Node) *string { return &n.UUID },
+	vals: func(n *store.Node) []any {
+		var provUpdated any
+		if n.ProvisionUpdatedAt != nil {
+			provUpdated = n.ProvisionUpdatedAt.UnixMicro()
+		}
+		return []any{nullable(n.Name), n.Driver, jsonArg(n.DriverInfo), n.PowerState, n.TargetPowerState,
+			n.ProvisionState, n.TargetProvisionState, provUpdated, n.BootMode,
+			n.LastError, n.Maintenance, n.MaintenanceReason, n.Fault,
+			nil, nil, nil, // a new node is never reserved
+			jsonArg(n.InstanceInfo), jsonArg(n.Properties), jsonArg(n.Extra), n.AgentGroup, n.ResourceClass, n.Description, int64(1)}
+	},
+	ptrs: func(n *store.Node) []any {
+		return []any{text{&n.UUID}, text{&n.Name}, text{&n.Driver}, object{&n.DriverInfo}, text{&n.PowerState}, text{&n.TargetPowerState},
+			text{&n.ProvisionState}, text{&n.TargetProvisionState}, nullMicros{&n.ProvisionUpdatedAt}, text{&n.BootMode},
+			text{&n.LastError}, boolean{&n.Maintenance}, text{&n.MaintenanceReason}, text{&n.Fault},
+			text{&n.Reservation}, text{&n.ReservationPurpose}, nullMicros{&n.ReservedAt},
+			object{&n.InstanceInfo}, object{&n.Properties}, object{&n.Extra}, text{&n.AgentGroup}, text{&n.ResourceClass}, text{&n.Description}, integer{&n.Version},
+			micros{&n.CreatedAt}, micros{&n.UpdatedAt}}
+	},
+	sortKeys: map[string]string{
+		"id": "id", "uuid": "uuid", "name": "COALESCE(name, '')", "driver": "driver",
+		"created_at": "created_at", "updated_at": "updated_at",
+		"provision_state": "provision_state", "power_state": "power_state",
+		"provision_updated_at": "COALESCE(provision_updated_at, 0)", "maintenance": "maintenance",
+	},
+	unique: func(n *store.Node) string {
+		return fmt.Sprintf("a node with UUID %s or name %q already exists", n.UUID, n.Name)
+	},
+}
+
+// identCol says which column an ident is looked up in.
+func identCol(ident string) string {
+	if store.IsUUID(ident) {
+		return "uuid"
+	}
+	return "name"
+}
+
+// CreateNode implements store.Store. It assigns a UUID when n has none.
+func (db *DB) CreateNode(ctx context.Context, n *store.Node) error {
+	if n.Name != "" && store.IsUUID(n.Name) {
+		return fmt.Errorf("create node: name %q has the form of a UUID", n.Name)
+	}
+	if err := insertRow(ctx, db, nodes, n); err != nil {
+		return err
+	}
+	n.Version = 1
+	return nil
+}
+
+// Node implements store.Store.
+func (db *DB) Node(ctx context.Context, ident string) (*store.Node, error) {
+	return getRow(ctx, db, nodes, identCol(ident), ident)
+}
+
+// NodeSet implements store.Store: the node and its children in one query.
+func (db *DB) NodeSet(ctx context.Context, ident string) (*store.NodeSet, error) {
+	q := db.q.nodeSetByUUID
+	if identCol(ident) == "name" {
+		q = db.q.nodeSetByName
+	}
+	return db.scanNodeSet(db.r.QueryRowContext(ctx, q, ident), ident)
+}
+
+func (db *DB) scanNodeSet(row *sql.Row, ident string) (*store.NodeSet, error) {
+	var s store.NodeSet
+	s.Node = new(store.Node)
+	var ports, conns, targets []byte
+	err := row.Scan(append(nodes.ptrs(s.Node), &ports, &conns, &targets)...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, &store.NotFoundError{Kind: "node", ID: ident}
+	}
+	if err != nil {
+		return nil, db.err(err, "load node")
+	}
+	if s.Ports, err = scanJSONRows(ports, portEntity.ptrs); err != nil {
+		return nil, fmt.Errorf("load node ports: %w", err)
+	}
+	if s.VolumeConnectors, err = scanJSONRows(conns, connectorEntity.ptrs); err != nil {
+		return nil, fmt.Errorf("load node volume connectors: %w", err)
+	}
+	if s.VolumeTargets, err = scanJSONRows(targets, targetEntity.ptrs); err != nil {
+		return nil, fmt.Errorf("load node volume targets: %w", err)
+	}
+	return &s, nil
+}
+
+// Nodes implements store.Store.
+func (db *DB) Nodes(ctx context.Context, f store.NodeFilter) ([]*store.Node, error) {
+	var where []string
+	var args []any
+	add := func(cond string, arg any) {
+		args = append(args, arg)
+		where = append(where, fmt.Sprintf(cond, len(args)))
+	}
+	if f.Driver != "" {
+		add("driver = $%d", f.Driver)
+	}
+	if f.ProvisionState != "" {
+		add("provision_state = $%d", f.ProvisionState)
+	}
+	if f.Maintenance != nil {
+		add("maintenance = $%d", *f.Maintenance)
+	}
+	if f.Reservation != "" {
+		add("reservation = $%d", f.Reservation)
+	}
+	if f.Reserved != nil {
+		where = append(where, map[bool]string{true: "reservation IS NOT NULL", false: "reservation IS NULL"}[*f.Reserved])
+	}
+	if f.AgentGroup != nil {
+		add("agent_group = $%d", *f.AgentGroup)
+	}
+	if f.FaultSet != nil {
+		where = append(where, map[bool]string{true: "fault <> ''", false: "fault = ''"}[*f.FaultSet])
+	}
+	return listRows(ctx, db, nodes, where, args, f.Page)
+}
+
+// UpdateNode implements store.Store.
+func (db *DB) UpdateNode(ctx context.Context, n *store.Node) error {
+	if n.Name != "" && store.IsUUID(n.Name) {
+		return fmt.Errorf("update node: name %q has the form of a UUID", n.Name)
+	}
+	ok, err := updateRow(ctx, db, nodes, n, []string{"version = version + 1"}, fmt.Sprintf("version = $%d", len(nodes.mutable)+2), n.Version)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if _, err := db.Node(ctx, n.UUID); err != nil {
+			return err
+		}
+		return &store.ConflictError{Kind: "node", Detail: fmt.Sprintf("node %s was changed concurrently (version %d is stale)", n.UUID, n.Version)}
+	}
+	n.Version++
+	return nil
+}
+
+// DeleteNode implements store.Store.
+func (db *DB) DeleteNode(ctx context.Context, id string) error {
+	res, err := db.w.ExecContext(ctx, "DELETE FROM nodes WHERE uuid = $1 AND reservation IS NULL", id)
+	if err != nil {
+		return db.err(err, "delete node")
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return nil
+	}
+	if _, err := db.Node(ctx, id); err != nil {
+		return err
+	}
+	return fmt.Errorf("delete node %s: %w", id, store.ErrNodeReserved)
+}
+
+// queries are the statements on the hot path, built once per dialect.
+type queries struct {
+	nodeSetByUUID, nodeSetByName string
+	reserveByUUID, reserveByName string
+	reservation                  string
+	release                      string
+}
+
+func buildQueries(d dialect) queries {
+	cols := make([]string, 0, len(nodes.cols)+2)
+	for _, c := range strings.Split(nodes.selectCols(), ", ") {
+		cols = append(cols, "n."+c)
+	}
+	nodeSet := "SELECT " + strings.Join(cols, ", ") + ", " +
+		portEntity.jsonRows(d) + ", " + connectorEntity.jsonRows(d) + ", " + targetEntity.jsonRows(d) +
+		" FROM nodes n WHERE n.%s = $1"
+	reserve := "UPDATE nodes SET reservation = $2, reservation_purpose = $3, reserved_at = " + d.now +
+		" WHERE %s = $1 AND reservation IS NULL"
+	return queries{
+		nodeSetByUUID: fmt.Sprintf(nodeSet, "uuid"),
+		nodeSetByName: fmt.Sprintf(nodeSet, "name"),
+		reserveByUUID: fmt.Sprintf(reserve, "uuid"),
+		reserveByName: fmt.Sprintf(reserve, "name"),
+		reservation:   "SELECT reservation, reservation_purpose, reserved_at FROM nodes WHERE %s = $1",
+		release: "UPDATE nodes SET reservation = NULL, reservation_purpose = NULL, reserved_at = NULL" +
+			" WHERE uuid = $1 AND reservation = $2",
+	}
+}

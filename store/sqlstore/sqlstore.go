@@ -1,0 +1,232 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bmc-agent/bmc-agent/store"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Options tune Open. The zero value is usable.
+type Options struct {
+	// MaxConns bounds the connection pool (PostgreSQL) or the reader pool
+	// (SQLite). Default 16.
+	MaxConns int
+}
+
+// DB is a store.Store and a lock.Backend on one SQL database.
+type DB struct {
+	d dialect
+	// w runs writes, r runs reads; for PostgreSQL they are the same pool.
+	w, r *sql.DB
+	q    queries
+	// desc names the database for humans, without credentials.
+	desc string
+}
+
+// IsPostgres reports whether dsn names a PostgreSQL database rather than an
+// embedded database file.
+func IsPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// Open opens the database named by dsn, a postgres:// URL or the path of an
+// SQLite file (created if missing, optionally written as sqlite://path), and
+// applies pending migrations.
+func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
+	if opt.MaxConns <= 0 {
+		opt.MaxConns = 16
+	}
+	var db *DB
+	var err error
+	if IsPostgres(dsn) {
+		db, err = openPostgres(dsn, opt)
+	} else {
+		db, err = openSQLite(strings.TrimPrefix(dsn, "sqlite://"), opt)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := db.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func openPostgres(dsn string, opt Options) (*DB, error) {
+	pool, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	pool.SetMaxOpenConns(opt.MaxConns)
+	pool.SetMaxIdleConns(opt.MaxConns)
+	pool.SetConnMaxIdleTime(5 * time.Minute)
+	desc := "postgres"
+	if u, err := url.Parse(dsn); err == nil {
+		desc = "postgres://" + u.Host + u.Path
+	}
+	return newDB(postgresDialect, pool, pool, desc), nil
+}
+
+func openSQLite(file string, opt Options) (*DB, error) {
+	if file == "" {
+		return nil, errors.New("open sqlite: empty file name")
+	}
+	dsn := "file:" + file + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
+		"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate"
+	w, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", file, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxIdleTime(0)
+	r, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", file, err)
+	}
+	r.SetMaxOpenConns(opt.MaxConns)
+	r.SetMaxIdleConns(opt.MaxConns)
+	return newDB(sqliteDialect, w, r, "sqlite:"+file), nil
+}
+
+func newDB(d dialect, w, r *sql.DB, desc string) *DB {
+	return &DB{d: d, w: w, r: r, q: buildQueries(d), desc: desc}
+}
+
+// String describes the database without credentials.
+func (db *DB) String() string { return db.desc }
+
+// Dialect is "sqlite" or "postgres".
+func (db *DB) Dialect() string { return db.d.name }
+
+// Close closes the database.
+func (db *DB) Close() error {
+	err := db.w.Close()
+	if db.r != db.w {
+		err = errors.Join(err, db.r.Close())
+	}
+	return err
+}
+
+// Ping implements store.Store: the database answers and is migrated.
+func (db *DB) Ping(ctx context.Context) error {
+	var v int
+	if err := db.r.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&v); err != nil {
+		return db.err(err, "ping")
+	}
+	if want := len(migrationFiles()); v < want {
+		return fmt.Errorf("%w: schema at version %d, want %d", store.ErrUnavailable, v, want)
+	}
+	return nil
+}
+
+// err maps a driver error to the store's errors.
+func (db *DB) err(err error, op string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%s: %w", op, err)
+	case db.d.isUnavailable(err):
+		return fmt.Errorf("%s: %w: %w", op, store.ErrUnavailable, err)
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+func migrationFiles() []string {
+	names, _ := fs.Glob(migrations, "migrations/*.sql")
+	sort.Strings(names)
+	return names
+}
+
+// migrate applies the migrations not yet applied, each in its own
+// transaction, holding a database-wide lock (an advisory lock on PostgreSQL,
+// the write lock on SQLite) so that agents starting together do not race.
+func (db *DB) migrate(ctx context.Context) error {
+	conn, err := db.w.Conn(ctx)
+	if err != nil {
+		return db.err(err, "migrate")
+	}
+	defer conn.Close()
+	if db.d.name == "postgres" {
+		const key = 0x626d63616765 // "bmcage"
+		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", key); err != nil {
+			return db.err(err, "migrate: lock")
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", key)
+	}
+	if _, err := conn.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)"); err != nil {
+		return db.err(err, "migrate")
+	}
+	for i, name := range migrationFiles() {
+		version := i + 1
+		if n, err := strconv.Atoi(strings.SplitN(path.Base(name), "_", 2)[0]); err != nil || n != version {
+			return fmt.Errorf("migrate: %s is out of sequence", name)
+		}
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		if err := db.apply(ctx, conn, version, db.d.schema.Replace(string(body))); err != nil {
+			return fmt.Errorf("migrate %s: %w", path.Base(name), err)
+		}
+	}
+	return nil
+}
+
+func (db *DB) apply(ctx context.Context, conn *sql.Conn, version int, body string) error {
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return db.err(err, "begin")
+	}
+	defer tx.Rollback()
+	var done int
+	if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM schema_migrations WHERE version = $1", version).Scan(&done); err != nil {
+		return db.err(err, "read version")
+	}
+	if done > 0 {
+		return nil
+	}
+	for _, stmt := range strings.Split(body, ";") {
+		if strings.TrimSpace(stripComments(stmt)) == "" {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return db.err(err, "apply")
+		}
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, "+db.d.now+")", version); err != nil {
+		return db.err(err, "record version")
+	}
+	return db.err(tx.Commit(), "commit")
+}
+
+func stripComments(s string) string {
+	var b strings.Builder
+	for _, line := range strings.Split(s, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(line), "--") {
+			b.WriteString(line)
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
+}

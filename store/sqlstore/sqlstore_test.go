@@ -1,0 +1,89 @@
+package sqlstore_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/bmc-agent/bmc-agent/internal/pgtest"
+	"github.com/bmc-agent/bmc-agent/lock/locktest"
+	"github.com/bmc-agent/bmc-agent/store"
+	"github.com/bmc-agent/bmc-agent/store/sqlstore"
+	"github.com/bmc-agent/bmc-agent/store/storetest"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	code := pgtest.Main(m)
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			os.Stderr.WriteString("goroutine leak: " + err.Error() + "\n")
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// backends are the databases every contract test runs against: a fresh
+// one per call.
+var backends = []struct {
+	name string
+	dsn  func(t *testing.T) string
+}{
+	{"sqlite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "agent.db") }},
+	{"postgres", func(t *testing.T) string { return pgtest.DSN(t) }},
+}
+
+func open(t *testing.T, dsn string) *sqlstore.DB {
+	t.Helper()
+	db, err := sqlstore.Open(context.Background(), dsn, sqlstore.Options{})
+	if err != nil {
+		t.Fatalf("open %s: %v", dsn, err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestStoreContract(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			storetest.Run(t, func(t *testing.T) store.Store { return open(t, b.dsn(t)) })
+		})
+	}
+}
+
+func TestLockContract(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			locktest.Run(t, func(t *testing.T) locktest.Env {
+				dsn := b.dsn(t)
+				a := open(t, dsn)
+				// A second, independent connection to the same database:
+				// another agent.
+				return locktest.Env{A: a, B: open(t, dsn), Store: a}
+			}, locktest.Options{})
+		})
+	}
+}
+
+func TestMigrationsIdempotent(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			dsn := b.dsn(t)
+			first := open(t, dsn)
+			n := storetest.NewNode("survivor")
+			if err := first.CreateNode(context.Background(), n); err != nil {
+				t.Fatal(err)
+			}
+			// Reopening applies nothing twice and keeps the data.
+			second := open(t, dsn)
+			if err := second.Ping(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := second.Node(context.Background(), "survivor"); err != nil {
+				t.Fatalf("data lost on reopen: %v", err)
+			}
+		})
+	}
+}

@@ -1,0 +1,153 @@
+package store
+
+import (
+	"regexp"
+	"time"
+)
+
+// JSON is a JSON object column: driver_info, instance_info, properties, extra.
+type JSON = map[string]any
+
+// Node is a bare-metal machine the agent manages.
+type Node struct {
+	UUID string
+	// Name is optional and unique; "" means none.
+	Name   string
+	Driver string
+	// DriverInfo holds the BMC address and credentials. It contains
+	// secrets: show it only through drivers.Info.Redacted.
+	DriverInfo JSON
+
+	PowerState       string
+	TargetPowerState string
+	// ProvisionState and TargetProvisionState follow the state machine of
+	// package taskmanager.
+	ProvisionState       string
+	TargetProvisionState string
+	ProvisionUpdatedAt   *time.Time
+	BootMode             string
+
+	LastError         string
+	Maintenance       bool
+	MaintenanceReason string
+	// Fault names why the agent itself put the node into maintenance, e.g.
+	// "power failure"; "" when it did not.
+	Fault string
+
+	// Reservation is the agent that holds the node's exclusive lock, "" if
+	// none; ReservationPurpose and ReservedAt describe the lock. Read-only
+	// here: only lock.Backend changes them.
+	Reservation        string
+	ReservationPurpose string
+	ReservedAt         *time.Time
+
+	InstanceInfo JSON
+	Properties   JSON
+	Extra        JSON
+
+	// AgentGroup is the group of agents that may manage the node (Ironic's
+	// conductor_group).
+	AgentGroup    string
+	ResourceClass string
+	Description   string
+
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	// Version counts the node's updates, for optimistic concurrency.
+	Version int64
+}
+
+// NodeSet is a node with everything attached to it, as a task loads it.
+type NodeSet struct {
+	Node             *Node
+	Ports            []*Port
+	VolumeConnectors []*VolumeConnector
+	VolumeTargets    []*VolumeTarget
+}
+
+// Port is a network interface of a node, known by its MAC address.
+type Port struct {
+	UUID       string
+	NodeUUID   string
+	Address    string // MAC address, lower case
+	PXEEnabled bool
+	// LocalLinkConnection describes the switch port (switch_id, port_id, ...).
+	LocalLinkConnection JSON
+	PhysicalNetwork     string
+	Extra               JSON
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
+}
+
+// VolumeConnector is a node's initiator for remote storage (iqn, wwpn, ...).
+type VolumeConnector struct {
+	UUID        string
+	NodeUUID    string
+	Type        string // "iqn", "ip", "mac", "wwnn", "wwpn", "port", "portgroup"
+	ConnectorID string
+	Extra       JSON
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// VolumeTarget is a remote volume a node uses, possibly to boot from.
+type VolumeTarget struct {
+	UUID       string
+	NodeUUID   string
+	VolumeType string // "iscsi", "fibre_channel", ...
+	BootIndex  int
+	VolumeID   string
+	Properties JSON
+	Extra      JSON
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// Agent is a running bmc-agent as the database knows it.
+type Agent struct {
+	ID            string
+	Hostname      string
+	Group         string
+	StartedAt     time.Time
+	LastHeartbeat time.Time
+	// Alive is computed by Agents against its timeout.
+	Alive bool
+}
+
+// NodeFilter selects nodes. Zero fields do not filter.
+type NodeFilter struct {
+	Driver         string
+	ProvisionState string
+	Maintenance    *bool
+	// Reservation selects nodes locked by this agent id.
+	Reservation string
+	// Reserved selects locked (true) or unlocked (false) nodes.
+	Reserved   *bool
+	AgentGroup *string
+	// FaultSet selects nodes with (true) or without (false) a fault.
+	FaultSet *bool
+	Page
+}
+
+// ChildFilter selects ports, connectors or targets.
+type ChildFilter struct {
+	// NodeUUID selects those attached to one node.
+	NodeUUID string
+	Page
+}
+
+// Page orders and pages a listing. Sorting is by SortKey (a column name the
+// backend accepts, default "id" in insertion order), ascending unless Desc.
+// Marker is the UUID of the last item of the previous page.
+type Page struct {
+	Limit   int
+	Marker  string
+	SortKey string
+	Desc    bool
+}
+
+var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// IsUUID reports whether s has the form of a UUID. Node names may not, so
+// an ident is looked up as a UUID or as a name by its form.
+func IsUUID(s string) bool { return uuidRE.MatchString(s) }
