@@ -1,0 +1,733 @@
+package simulator
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// native is the model of generated systems: system i has id sys-NNNNN, a
+// Manager and a Chassis of the same id, two virtual media devices (Cd and
+// Usb) reachable under both the Manager and the System, two processors, one
+// NIC and one disk.
+type native struct {
+	spec    *systemSpec
+	systems []*System
+	byID    map[string]*System
+
+	collOnce sync.Once
+	colls    [3][]byte // rendered Systems, Managers, Chassis collections
+}
+
+// nativeSpec is shared by every native system.
+func nativeSpec() *systemSpec {
+	return &systemSpec{
+		resetTypes:  allResetTypes,
+		bootSources: allBootSources,
+		devices: []deviceSpec{
+			{id: "Cd", name: "Virtual CD", mediaTypes: []string{"CD", "DVD"}, boots: []BootSource{BootCd}},
+			{id: "Usb", name: "Virtual USB", mediaTypes: []string{"USBStick", "Floppy"}, boots: []BootSource{BootUsb, BootFloppy}},
+		},
+		biosDefaults: map[string]any{
+			"BootMode": "Uefi", "EmbeddedSata": "Raid", "NicBoot1": "NetworkBoot",
+			"NicBoot2": "NetworkBoot", "ProcTurboMode": "Enabled",
+		},
+		defaultBoot: BootHdd,
+	}
+}
+
+func newNative(f *fleet, n int) (*native, []*System) {
+	m := &native{spec: nativeSpec(), systems: make([]*System, n), byID: make(map[string]*System, n)}
+	width := max(5, len(strconv.Itoa(n)))
+	for i := range n {
+		id := fmt.Sprintf("sys-%0*d", width, i+1)
+		sys := newSystem(f, i, id, m.spec)
+		m.systems[i] = sys
+		m.byID[id] = sys
+	}
+	return m, m.systems
+}
+
+const (
+	v1           = "/redfish/v1"
+	systemsPath  = v1 + "/Systems"
+	managersPath = v1 + "/Managers"
+	chassisPath  = v1 + "/Chassis"
+)
+
+// nextSeg splits the first path segment off p.
+func nextSeg(p string) (seg, rest string) {
+	if i := strings.IndexByte(p, '/'); i >= 0 {
+		return p[:i], p[i+1:]
+	}
+	return p, ""
+}
+
+func (m *native) resolve(scope *System, p string) route {
+	rt := route{path: p}
+	switch p {
+	case "/redfish":
+		rt.kind = kVersion
+		return rt
+	case v1:
+		rt.kind = kRoot
+		return rt
+	case v1 + "/odata":
+		rt.kind = kOData
+		return rt
+	}
+	rest, ok := strings.CutPrefix(p, v1+"/")
+	if !ok {
+		return rt
+	}
+	coll, rest := nextSeg(rest)
+	if coll == "SessionService" {
+		return resolveSessions(rt, rest)
+	}
+	var k kind
+	switch coll {
+	case "Systems":
+		k = kSystems
+	case "Managers":
+		k = kManagers
+	case "Chassis":
+		k = kChassisColl
+	default:
+		return rt
+	}
+	if rest == "" {
+		rt.kind = k
+		return rt
+	}
+	id, rest := nextSeg(rest)
+	sys := m.byID[id]
+	if sys == nil || (scope != nil && sys != scope) {
+		return rt
+	}
+	rt.sys = sys
+	switch k {
+	case kSystems:
+		return m.resolveSystem(rt, rest)
+	case kManagers:
+		return m.resolveManager(rt, rest)
+	}
+	if rest == "" {
+		rt.kind = kChassis
+	}
+	return rt
+}
+
+// resolveSessions maps the SessionService subtree, common to all models.
+func resolveSessions(rt route, rest string) route {
+	seg, id := nextSeg(rest)
+	switch {
+	case rest == "":
+		rt.kind = kSessionService
+	case seg == "Sessions" && id == "":
+		rt.kind = kSessions
+	case seg == "Sessions" && !strings.Contains(id, "/"):
+		rt.kind, rt.key = kSession, id
+	}
+	return rt
+}
+
+func (m *native) resolveSystem(rt route, rest string) route {
+	seg, sub := nextSeg(rest)
+	switch seg {
+	case "":
+		rt.kind = kSystem
+	case "Actions":
+		if sub == "ComputerSystem.Reset" {
+			rt.kind = kReset
+		}
+	case "EthernetInterfaces":
+		rt.kind = pick(sub, kEthColl, kEth, "1")
+	case "Processors":
+		rt.kind = pick(sub, kProcColl, kProc, "CPU0", "CPU1")
+		if sub == "CPU1" {
+			rt.item = 1
+		}
+	case "SimpleStorage":
+		rt.kind = pick(sub, kStorageColl, kStorage, "1")
+	case "Bios":
+		switch sub {
+		case "":
+			rt.kind = kBios
+		case "Settings":
+			rt.kind = kBiosSettings
+		case "Actions/Bios.ResetBios":
+			rt.kind = kBiosReset
+		}
+	case "SecureBoot":
+		if sub == "" {
+			rt.kind = kSecureBoot
+		}
+	case "VirtualMedia":
+		return resolveMedia(rt, sub)
+	}
+	return rt
+}
+
+// pick resolves a fixed collection: "" is the collection, one of members a
+// member, anything else nothing.
+func pick(sub string, coll, member kind, members ...string) kind {
+	if sub == "" {
+		return coll
+	}
+	for _, m := range members {
+		if sub == m {
+			return member
+		}
+	}
+	return kNotFound
+}
+
+func (m *native) resolveManager(rt route, rest string) route {
+	seg, sub := nextSeg(rest)
+	switch {
+	case seg == "":
+		rt.kind = kManager
+	case seg == "Actions" && sub == "Manager.Reset":
+		rt.kind = kManagerReset
+	case seg == "VirtualMedia":
+		rt.underManager = true
+		return resolveMedia(rt, sub)
+	}
+	return rt
+}
+
+// resolveMedia maps a VirtualMedia subtree below a system or manager.
+func resolveMedia(rt route, sub string) route {
+	if sub == "" {
+		rt.kind = kVMColl
+		return rt
+	}
+	dev, action := nextSeg(sub)
+	i, err := rt.sys.deviceIndex(dev)
+	if err != nil {
+		return rt
+	}
+	rt.dev = i
+	switch action {
+	case "":
+		rt.kind = kVM
+	case "Actions/VirtualMedia.InsertMedia":
+		rt.kind = kVMInsert
+	case "Actions/VirtualMedia.EjectMedia":
+		rt.kind = kVMEject
+	}
+	return rt
+}
+
+func (m *native) systemPath(sys *System) string { return systemsPath + "/" + sys.id }
+
+func (m *native) patchStatic(route, map[string]json.RawMessage) error {
+	return errMethod("PATCH")
+}
+
+// etagOf formats a generation as an ETag.
+func etagOf(prefix byte, gen uint32) string {
+	b := make([]byte, 0, 16)
+	b = append(b, '"', prefix)
+	b = strconv.AppendUint(b, uint64(gen), 10)
+	return string(append(b, '"'))
+}
+
+func (m *native) etag(rt route) string {
+	if tag, ok := stateETag(rt); ok {
+		return tag
+	}
+	return `"c1"`
+}
+
+// stateETag returns the ETag of a resource rendered from System state, for
+// every model.
+func stateETag(rt route) (string, bool) {
+	switch rt.kind {
+	case kSystem, kChassis:
+		return etagOf('s', rt.sys.view().gen.system), true
+	case kVM:
+		return etagOf('m', rt.sys.mediaView(rt.dev).gen), true
+	case kBios:
+		_, g := rt.sys.biosView(false)
+		return etagOf('b', g), true
+	case kBiosSettings:
+		_, g := rt.sys.biosView(true)
+		return etagOf('p', g), true
+	case kSecureBoot:
+		return etagOf('k', rt.sys.view().gen.secureBoot), true
+	}
+	return "", false
+}
+
+// head opens a resource object with its @odata annotations.
+func head(w *jw, typ, id, etag string) {
+	w.obj()
+	w.kv("@odata.type", typ)
+	w.kv("@odata.id", id)
+	w.kv("@odata.etag", etag)
+}
+
+// linkArr writes "k":[{"@odata.id":"v"}].
+func linkArr(w *jw, k, v string) {
+	w.key(k)
+	w.arr()
+	w.linkObj(v)
+	w.endArr()
+}
+
+func status(w *jw) {
+	w.key("Status")
+	w.obj()
+	w.kv("State", "Enabled")
+	w.kv("Health", "OK")
+	w.end()
+}
+
+func (m *native) render(w *jw, rt route, scope *System) string {
+	switch rt.kind {
+	case kVersion:
+		return renderVersion(w)
+	case kRoot:
+		return renderRoot(w)
+	case kOData:
+		return renderOData(w)
+	case kSystems, kManagers, kChassisColl:
+		return m.renderCollection(w, rt.kind, scope)
+	case kSystem:
+		return m.renderSystem(w, rt.sys)
+	case kManager:
+		return m.renderManager(w, rt.sys)
+	case kChassis:
+		return m.renderChassis(w, rt.sys)
+	case kEthColl, kProcColl, kStorageColl, kVMColl:
+		return m.renderSubCollection(w, rt)
+	case kEth:
+		return renderEth(w, rt)
+	case kProc:
+		return renderProc(w, rt)
+	case kStorage:
+		return renderStorage(w, rt)
+	case kBios, kBiosSettings:
+		return renderBios(w, rt)
+	case kSecureBoot:
+		return renderSecureBoot(w, rt)
+	case kVM:
+		base := systemsPath + "/" + rt.sys.id
+		if rt.underManager {
+			base = managersPath + "/" + rt.sys.id
+		}
+		return renderMedia(w, rt.sys, rt.dev, base+"/VirtualMedia/"+rt.sys.spec.devices[rt.dev].id)
+	}
+	return ""
+}
+
+// renderVersion renders /redfish, the protocol version document.
+func renderVersion(w *jw) string {
+	w.obj()
+	w.kv("v1", v1+"/")
+	w.end()
+	return ""
+}
+
+func renderRoot(w *jw) string {
+	const etag = `"r1"`
+	head(w, "#ServiceRoot.v1_11_0.ServiceRoot", v1+"/", etag)
+	w.kv("Id", "RootService")
+	w.kv("Name", "bmc-agent Redfish simulator")
+	w.kv("RedfishVersion", "1.11.0")
+	w.kv("UUID", "7c3e8b52-5a1e-4c1b-9d67-000000000000")
+	w.link("Systems", systemsPath)
+	w.link("Managers", managersPath)
+	w.link("Chassis", chassisPath)
+	w.link("SessionService", sessionServicePath)
+	w.key("Links")
+	w.obj()
+	w.link("Sessions", sessionsPath)
+	w.end()
+	w.end()
+	return etag
+}
+
+func renderOData(w *jw) string {
+	const etag = `"o1"`
+	w.obj()
+	w.kv("@odata.context", v1+"/$metadata")
+	w.kv("@odata.etag", etag)
+	w.key("value")
+	w.arr()
+	for _, n := range []string{"Systems", "Managers", "Chassis", "SessionService"} {
+		w.obj()
+		w.kv("name", n)
+		w.kv("kind", "Singleton")
+		w.kv("url", v1+"/"+n)
+		w.end()
+	}
+	w.endArr()
+	w.end()
+	return etag
+}
+
+// renderCollection renders Systems, Managers or Chassis. The fleet-wide
+// ones are rendered once and cached: membership never changes.
+func (m *native) renderCollection(w *jw, k kind, scope *System) string {
+	const etag = `"c1"`
+	idx := int(k - kSystems)
+	if scope != nil {
+		m.appendCollection(w, k, []*System{scope})
+		return etag
+	}
+	m.collOnce.Do(func() {
+		for i, k := range []kind{kSystems, kManagers, kChassisColl} {
+			var cw jw
+			m.appendCollection(&cw, k, m.systems)
+			m.colls[i] = cw.b
+		}
+	})
+	w.raw(m.colls[idx])
+	return etag
+}
+
+func (m *native) appendCollection(w *jw, k kind, systems []*System) {
+	base, typ, name := systemsPath, "#ComputerSystemCollection.ComputerSystemCollection", "Computer System Collection"
+	switch k {
+	case kManagers:
+		base, typ, name = managersPath, "#ManagerCollection.ManagerCollection", "Manager Collection"
+	case kChassisColl:
+		base, typ, name = chassisPath, "#ChassisCollection.ChassisCollection", "Chassis Collection"
+	}
+	head(w, typ, base, `"c1"`)
+	w.kv("Name", name)
+	w.key("Members@odata.count")
+	w.int(len(systems))
+	w.key("Members")
+	w.arr()
+	for _, s := range systems {
+		w.linkObj(base + "/" + s.id)
+	}
+	w.endArr()
+	w.end()
+}
+
+// uuidOf derives a stable UUID from the system index.
+func uuidOf(prefix string, i int) string {
+	return fmt.Sprintf("%s-5157-4d1a-8c3e-%012x", prefix, i+1)
+}
+
+// macOf derives a stable locally administered MAC from the system index.
+func macOf(i int) string {
+	return fmt.Sprintf("52:54:00:%02x:%02x:%02x", (i>>16)&0xff, (i>>8)&0xff, i&0xff)
+}
+
+func (m *native) renderSystem(w *jw, sys *System) string {
+	v := sys.view()
+	etag := etagOf('s', v.gen.system)
+	self := systemsPath + "/" + sys.id
+	head(w, "#ComputerSystem.v1_20_0.ComputerSystem", self, etag)
+	w.kv("Id", sys.id)
+	w.kv("Name", "Simulated system "+sys.id)
+	w.kv("SystemType", "Physical")
+	w.kv("Manufacturer", "bmc-agent")
+	w.kv("Model", "Redfish Simulator")
+	w.kv("SerialNumber", "SIM"+strconv.Itoa(100000000+sys.index))
+	w.kv("UUID", uuidOf("5e1f0000", sys.index))
+	w.kv("BiosVersion", "SIM-1.0.0")
+	status(w)
+	w.kv("PowerState", string(v.power))
+	w.kv("IndicatorLED", string(v.led))
+	w.key("Boot")
+	w.obj()
+	w.kv("BootSourceOverrideEnabled", string(v.boot.Enabled))
+	w.kv("BootSourceOverrideTarget", string(v.boot.Target))
+	w.key("BootSourceOverrideTarget@Redfish.AllowableValues")
+	strs(w, sys.spec.bootSources)
+	w.kv("BootSourceOverrideMode", string(v.boot.Mode))
+	w.key("BootSourceOverrideMode@Redfish.AllowableValues")
+	strs(w, []BootMode{BootModeUEFI, BootModeLegacy})
+	w.end()
+	w.key("ProcessorSummary")
+	w.obj()
+	w.key("Count")
+	w.int(2)
+	w.key("LogicalProcessorCount")
+	w.int(32)
+	w.kv("Model", "Simulated x86-64 CPU")
+	status(w)
+	w.end()
+	w.key("MemorySummary")
+	w.obj()
+	w.key("TotalSystemMemoryGiB")
+	w.int(64)
+	status(w)
+	w.end()
+	w.link("Bios", self+"/Bios")
+	w.link("Processors", self+"/Processors")
+	w.link("EthernetInterfaces", self+"/EthernetInterfaces")
+	w.link("SimpleStorage", self+"/SimpleStorage")
+	w.link("SecureBoot", self+"/SecureBoot")
+	w.link("VirtualMedia", self+"/VirtualMedia")
+	w.key("Links")
+	w.obj()
+	linkArr(w, "Chassis", chassisPath+"/"+sys.id)
+	linkArr(w, "ManagedBy", managersPath+"/"+sys.id)
+	w.end()
+	w.key("Actions")
+	w.obj()
+	w.key("#ComputerSystem.Reset")
+	w.obj()
+	w.kv("target", self+"/Actions/ComputerSystem.Reset")
+	w.key("ResetType@Redfish.AllowableValues")
+	strs(w, sys.spec.resetTypes)
+	w.end()
+	w.end()
+	w.end()
+	return etag
+}
+
+func (m *native) renderManager(w *jw, sys *System) string {
+	const etag = `"m1"`
+	self := managersPath + "/" + sys.id
+	head(w, "#Manager.v1_10_0.Manager", self, etag)
+	w.kv("Id", sys.id)
+	w.kv("Name", "Simulated BMC "+sys.id)
+	w.kv("ManagerType", "BMC")
+	w.kv("FirmwareVersion", "SIM-BMC-1.0.0")
+	w.kv("UUID", uuidOf("b3c00000", sys.index))
+	w.kv("PowerState", "On")
+	status(w)
+	w.link("VirtualMedia", self+"/VirtualMedia")
+	w.key("Links")
+	w.obj()
+	linkArr(w, "ManagerForServers", systemsPath+"/"+sys.id)
+	linkArr(w, "ManagerForChassis", chassisPath+"/"+sys.id)
+	w.link("ManagerInChassis", chassisPath+"/"+sys.id)
+	w.end()
+	w.key("Actions")
+	w.obj()
+	w.key("#Manager.Reset")
+	w.obj()
+	w.kv("target", self+"/Actions/Manager.Reset")
+	w.key("ResetType@Redfish.AllowableValues")
+	strs(w, []string{"GracefulRestart", "ForceRestart"})
+	w.end()
+	w.end()
+	w.end()
+	return etag
+}
+
+func (m *native) renderChassis(w *jw, sys *System) string {
+	v := sys.view()
+	etag := etagOf('s', v.gen.system)
+	head(w, "#Chassis.v1_14_0.Chassis", chassisPath+"/"+sys.id, etag)
+	w.kv("Id", sys.id)
+	w.kv("Name", "Chassis of "+sys.id)
+	w.kv("ChassisType", "RackMount")
+	w.kv("PowerState", string(v.power))
+	w.kv("IndicatorLED", string(v.led))
+	status(w)
+	w.key("Links")
+	w.obj()
+	linkArr(w, "ComputerSystems", systemsPath+"/"+sys.id)
+	linkArr(w, "ManagedBy", managersPath+"/"+sys.id)
+	w.end()
+	w.end()
+	return etag
+}
+
+// renderSubCollection renders the fixed collections below a system.
+func (m *native) renderSubCollection(w *jw, rt route) string {
+	const etag = `"c1"`
+	var typ, name string
+	var members []string
+	switch rt.kind {
+	case kEthColl:
+		typ, name, members = "#EthernetInterfaceCollection.EthernetInterfaceCollection", "Ethernet Interface Collection", []string{"1"}
+	case kProcColl:
+		typ, name, members = "#ProcessorCollection.ProcessorCollection", "Processor Collection", []string{"CPU0", "CPU1"}
+	case kStorageColl:
+		typ, name, members = "#SimpleStorageCollection.SimpleStorageCollection", "Simple Storage Collection", []string{"1"}
+	case kVMColl:
+		typ, name = "#VirtualMediaCollection.VirtualMediaCollection", "Virtual Media Collection"
+		for _, d := range rt.sys.spec.devices {
+			members = append(members, d.id)
+		}
+	}
+	head(w, typ, rt.path, etag)
+	w.kv("Name", name)
+	w.key("Members@odata.count")
+	w.int(len(members))
+	w.key("Members")
+	w.arr()
+	for _, id := range members {
+		w.linkObj(rt.path + "/" + id)
+	}
+	w.endArr()
+	w.end()
+	return etag
+}
+
+func renderEth(w *jw, rt route) string {
+	const etag = `"e1"`
+	head(w, "#EthernetInterface.v1_6_0.EthernetInterface", rt.path, etag)
+	w.kv("Id", "1")
+	w.kv("Name", "Ethernet Interface 1")
+	w.kv("MACAddress", macOf(rt.sys.index))
+	w.kv("PermanentMACAddress", macOf(rt.sys.index))
+	w.key("SpeedMbps")
+	w.int(10000)
+	w.kv("LinkStatus", "LinkUp")
+	status(w)
+	w.end()
+	return etag
+}
+
+func renderProc(w *jw, rt route) string {
+	const etag = `"p1"`
+	id := "CPU" + strconv.Itoa(rt.item)
+	head(w, "#Processor.v1_10_0.Processor", rt.path, etag)
+	w.kv("Id", id)
+	w.kv("Name", "Processor "+id)
+	w.kv("Socket", strconv.Itoa(rt.item))
+	w.kv("ProcessorType", "CPU")
+	w.kv("ProcessorArchitecture", "x86")
+	w.kv("InstructionSet", "x86-64")
+	w.kv("Manufacturer", "bmc-agent")
+	w.kv("Model", "Simulated x86-64 CPU")
+	w.key("MaxSpeedMHz")
+	w.int(3000)
+	w.key("TotalCores")
+	w.int(8)
+	w.key("TotalThreads")
+	w.int(16)
+	status(w)
+	w.end()
+	return etag
+}
+
+func renderStorage(w *jw, rt route) string {
+	const etag = `"d1"`
+	head(w, "#SimpleStorage.v1_3_0.SimpleStorage", rt.path, etag)
+	w.kv("Id", "1")
+	w.kv("Name", "Simple Storage Controller")
+	w.key("Devices")
+	w.arr()
+	w.obj()
+	w.kv("Name", "disk0")
+	w.kv("Manufacturer", "bmc-agent")
+	w.kv("Model", "Simulated SSD")
+	w.key("CapacityBytes")
+	w.int(480103981056)
+	status(w)
+	w.end()
+	w.endArr()
+	status(w)
+	w.end()
+	return etag
+}
+
+// renderBios renders Bios (current attributes) or Bios/Settings (pending
+// ones), for native and mockup systems.
+func renderBios(w *jw, rt route) string {
+	pending := rt.kind == kBiosSettings
+	attrs, gen := rt.sys.biosView(pending)
+	etag := etagOf('b', gen)
+	id := "Bios"
+	if pending {
+		id, etag = "Settings", etagOf('p', gen)
+	}
+	head(w, "#Bios.v1_1_0.Bios", rt.path, etag)
+	w.kv("Id", id)
+	w.kv("Name", "BIOS Configuration")
+	w.kv("AttributeRegistry", "BiosAttributeRegistry.v1_0_0")
+	w.key("Attributes")
+	w.obj()
+	for _, k := range sortedKeys(attrs) {
+		w.key(k)
+		w.any(attrs[k])
+	}
+	w.end()
+	if !pending {
+		w.key("@Redfish.Settings")
+		w.obj()
+		w.kv("@odata.type", "#Settings.v1_3_5.Settings")
+		w.link("SettingsObject", rt.path+"/Settings")
+		w.key("SupportedApplyTimes")
+		strs(w, []string{"OnReset"})
+		w.end()
+		w.key("Actions")
+		w.obj()
+		w.key("#Bios.ResetBios")
+		w.obj()
+		w.kv("target", rt.path+"/Actions/Bios.ResetBios")
+		w.end()
+		w.end()
+	}
+	w.end()
+	return etag
+}
+
+func renderSecureBoot(w *jw, rt route) string {
+	v := rt.sys.view()
+	etag := etagOf('k', v.gen.secureBoot)
+	head(w, "#SecureBoot.v1_1_0.SecureBoot", rt.path, etag)
+	w.kv("Id", "SecureBoot")
+	w.kv("Name", "UEFI Secure Boot")
+	w.key("SecureBootEnable")
+	w.bool(v.secureBoot)
+	cur := "Disabled"
+	if v.secureBoot && v.power == PowerOn && v.boot.Mode == BootModeUEFI {
+		cur = "Enabled"
+	}
+	w.kv("SecureBootCurrentBoot", cur)
+	w.kv("SecureBootMode", "DeployedMode")
+	w.end()
+	return etag
+}
+
+// renderMedia renders a virtual media device at self.
+func renderMedia(w *jw, sys *System, dev int, self string) string {
+	m := sys.mediaView(dev)
+	d := &sys.spec.devices[dev]
+	etag := etagOf('m', m.gen)
+	head(w, "#VirtualMedia.v1_4_0.VirtualMedia", self, etag)
+	w.kv("Id", d.id)
+	w.kv("Name", d.name)
+	w.key("MediaTypes")
+	strs(w, d.mediaTypes)
+	w.key("Image")
+	if m.image == "" {
+		w.null()
+	} else {
+		w.str(m.image)
+	}
+	w.key("ImageName")
+	if m.image == "" {
+		w.null()
+	} else {
+		w.str(m.image[strings.LastIndexByte(m.image, '/')+1:])
+	}
+	w.key("Inserted")
+	w.bool(m.inserted)
+	w.key("WriteProtected")
+	w.bool(m.writeProtected)
+	via := "NotConnected"
+	if m.image != "" {
+		via = "URI"
+	}
+	w.kv("ConnectedVia", via)
+	w.key("Actions")
+	w.obj()
+	w.key("#VirtualMedia.InsertMedia")
+	w.obj()
+	w.kv("target", self+"/Actions/VirtualMedia.InsertMedia")
+	w.end()
+	w.key("#VirtualMedia.EjectMedia")
+	w.obj()
+	w.kv("target", self+"/Actions/VirtualMedia.EjectMedia")
+	w.end()
+	w.end()
+	w.end()
+	return etag
+}
