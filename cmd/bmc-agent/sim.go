@@ -1,0 +1,166 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/bmc-agent/bmc-agent/simulator"
+)
+
+// simEnvPrefix prefixes the environment variables that set sim flags:
+// --power-delay is BMC_AGENT_SIM_POWER_DELAY.
+const simEnvPrefix = "BMC_AGENT_SIM_"
+
+// simOptions are the flags of `bmc-agent sim`.
+type simOptions struct {
+	listen          string
+	credentialsFile string
+	logLevel        string
+	listMax         int
+	cfg             simulator.Config
+}
+
+// newSimCmd builds `bmc-agent sim`, the Redfish BMC simulator.
+func newSimCmd() *cobra.Command {
+	var o simOptions
+	cmd := &cobra.Command{
+		Use:   "sim",
+		Short: "Run the Redfish BMC simulator",
+		Long: `Run the Redfish BMC simulator: one process serving many simulated BMCs, each
+system at /redfish/v1/Systems/<id>, with fault injection and an admin endpoint
+at /sim/. Every flag can also be set through the environment as
+BMC_AGENT_SIM_<FLAG> (upper case, dashes as underscores), e.g.
+BMC_AGENT_SIM_SYSTEMS=100. See docs/simulator.md.`,
+		Args: cobra.NoArgs,
+		PreRunE: func(cmd *cobra.Command, _ []string) error {
+			if err := flagsFromEnv(cmd.Flags(), os.LookupEnv); err != nil {
+				return &usageError{err}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runSim(cmd, &o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.listen, "listen", "127.0.0.1:8000", "address to listen on (host:port; port 0 picks one)")
+	f.IntVar(&o.cfg.Systems, "systems", 1, "number of simulated systems (ignored with --mockup)")
+	f.StringVar(&o.cfg.MockupDir, "mockup", "", "serve this DMTF mockup bundle instead of generated systems")
+	f.StringVar(&o.cfg.Username, "username", "admin", "user name every system accepts")
+	f.StringVar(&o.cfg.Password, "password", "password", "password every system accepts")
+	f.StringVar(&o.credentialsFile, "credentials", "", "file of per-system credentials, one `id user password` a line")
+	f.DurationVar(&o.cfg.PowerDelay, "power-delay", 0, "how long a power transition takes (the old state is read meanwhile)")
+	f.BoolVar(&o.cfg.OSIgnoresGracefulShutdown, "os-ignores-shutdown", false, "the simulated OS ignores graceful shutdown and restart")
+	f.BoolVar(&o.cfg.PortPerSystem, "port-per-system", false, "also serve each system on its own port (listen port+1+i, or picked when the port is 0)")
+	f.IntVar(&o.cfg.RequestLogSize, "request-log-size", 64, "mutations kept in each system's request log (negative: none)")
+	f.DurationVar(&o.cfg.SessionTimeout, "session-timeout", 30*time.Minute, "idle time after which a Redfish session expires")
+	f.DurationVar(&o.cfg.Fault.Latency, "latency", 0, "fault: latency added to every request")
+	f.DurationVar(&o.cfg.Fault.Jitter, "jitter", 0, "fault: random extra latency in [0, jitter)")
+	f.Float64Var(&o.cfg.Fault.ErrorRate, "error-rate", 0, "fault: fraction of requests answered with --error-status")
+	f.IntVar(&o.cfg.Fault.ErrorStatus, "error-status", 0, "fault: status of injected errors, 500 or 503 (0: 503)")
+	f.DurationVar(&o.cfg.Fault.RetryAfter, "retry-after", 0, "fault: Retry-After sent with injected errors (0: 1s)")
+	f.Float64Var(&o.cfg.Fault.HangRate, "hang-rate", 0, "fault: fraction of requests never answered")
+	f.Float64Var(&o.cfg.Fault.DropRate, "drop-rate", 0, "fault: fraction of requests whose connection is closed unanswered")
+	f.BoolVar(&o.cfg.Fault.RefuseLogin, "refuse-login", false, "fault: reject every authentication with 401")
+	f.BoolVar(&o.cfg.Fault.Unreachable, "unreachable", false, "fault: reset every connection (BMCs unreachable)")
+	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.IntVar(&o.listMax, "list", 10, "print every system URL up to this many systems, else the first few")
+	return cmd
+}
+
+// flagsFromEnv sets every flag not given on the command line from its
+// BMC_AGENT_SIM_* variable, if present.
+func flagsFromEnv(fs *pflag.FlagSet, lookup func(string) (string, bool)) error {
+	var errs []error
+	fs.VisitAll(func(fl *pflag.Flag) {
+		if fl.Changed {
+			return
+		}
+		name := simEnvPrefix + strings.ToUpper(strings.ReplaceAll(fl.Name, "-", "_"))
+		if v, ok := lookup(name); ok {
+			if err := fs.Set(fl.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			}
+		}
+	})
+	return errors.Join(errs...)
+}
+
+func runSim(cmd *cobra.Command, o *simOptions) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return &usageError{fmt.Errorf("--log-level: %w", err)}
+	}
+	o.cfg.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+	sim, err := simulator.New(o.cfg)
+	if err != nil {
+		return err
+	}
+	if o.credentialsFile != "" {
+		if err := loadCredentials(sim, o.credentialsFile); err != nil {
+			return err
+		}
+	}
+	ctx := cmd.Context()
+	if err := sim.Start(ctx, o.listen); err != nil {
+		return err
+	}
+	defer sim.Close()
+	printSimBanner(cmd.OutOrStdout(), sim, o)
+	<-ctx.Done()
+	fmt.Fprintln(cmd.OutOrStdout(), "simulator stopping")
+	return nil
+}
+
+// printSimBanner says where the simulator listens and which systems it has.
+func printSimBanner(out io.Writer, sim *simulator.Simulator, o *simOptions) {
+	ids := sim.SystemIDs()
+	fmt.Fprintf(out, "Redfish simulator listening on %s with %d systems (user %q; password not shown)\n",
+		sim.URL(), len(ids), o.cfg.Username)
+	fmt.Fprintf(out, "admin endpoint: %s/sim/\n", sim.URL())
+	shown := ids
+	if len(ids) > o.listMax {
+		shown = ids[:min(5, len(ids))]
+	}
+	for _, id := range shown {
+		fmt.Fprintf(out, "  %s  %s\n", id, sim.SystemURL(id))
+	}
+	if len(shown) < len(ids) {
+		fmt.Fprintf(out, "  ... and %d more (GET %s/sim/systems lists them all)\n", len(ids)-len(shown), sim.URL())
+	}
+}
+
+// loadCredentials reads `id user password` lines ('#' starts a comment).
+func loadCredentials(sim *simulator.Simulator, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("credentials: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		fields := strings.Fields(line)
+		if len(fields) != 3 {
+			return &usageError{fmt.Errorf("credentials %s:%d: want `id user password`", path, n)}
+		}
+		sys := sim.System(fields[0])
+		if sys == nil {
+			return &usageError{fmt.Errorf("credentials %s:%d: no system %q", path, n, fields[0])}
+		}
+		sys.SetCredentials(fields[1], fields[2])
+	}
+	return sc.Err()
+}
