@@ -122,3 +122,13 @@ func newFakeClock() *fakeClock {
 func (c *fakeClock) Now() time.Time { t := <-c.ch; c.ch <- t; return t }
 
 func (c *fakeClock) Advance(d time.Duration) { t := <-c.ch; c.ch <- t.Add(d) }
+
+// toJSON renders v for string checks.
+func toJSON(t testing.TB, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

@@ -195,6 +195,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // written (0 when none was).
 func (h *handler) serve(w http.ResponseWriter, r *http.Request, rt route, out Outcome, authOK bool, body []byte, f *Fault) int {
 	if out.Delay > 0 && !h.sleep(r.Context(), out.Delay) {
+		abortConn(w, false) // the client left or the simulator is closing
 		return 0
 	}
 	switch out.Action {
@@ -206,6 +207,7 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, rt route, out Ou
 		case <-r.Context().Done():
 		case <-h.sim.done:
 		}
+		abortConn(w, false) // never answer, even when released by Close
 		return 0
 	case FaultError:
 		w.Header().Set("Retry-After", strconv.Itoa(out.RetryAfterSeconds))
