@@ -16,6 +16,9 @@ var (
 	// ErrExclusiveLockRequired: a mutating method was called through a shared
 	// task. Returned before any BMC I/O.
 	ErrExclusiveLockRequired = errors.New("exclusive lock required")
+	// ErrReleased: the task the driver was handed out by has been released.
+	// A programming error; returned before any BMC I/O.
+	ErrReleased = errors.New("task already released")
 	// ErrInvalidInfo: the node's driver_info is missing a field or has a
 	// malformed one. Returned before any BMC I/O.
 	ErrInvalidInfo = errors.New("invalid driver_info")

@@ -12,6 +12,9 @@ type Binding interface {
 	DriverNode() Node
 	// Exclusive reports whether the task holds the node's exclusive lock.
 	Exclusive() bool
+	// Released reports whether the task has been released; a released
+	// binding refuses every call with ErrReleased.
+	Released() bool
 }
 
 // Call is one driver call as the middleware sees it.
@@ -63,6 +66,9 @@ func (h *Handle) Validate(iface Interface) error {
 // invoke runs fn as the call m, after the guard, the capability check and
 // through the middleware chain.
 func (h *Handle) invoke(ctx context.Context, m Method, wait time.Duration, fn func(context.Context, Node) error) error {
+	if h.b.Released() {
+		return fmt.Errorf("%s: %w", m, ErrReleased)
+	}
 	if m.Mutates && !h.b.Exclusive() {
 		return fmt.Errorf("%s: %w", m, ErrExclusiveLockRequired)
 	}

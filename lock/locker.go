@@ -55,10 +55,17 @@ func (l *Locker) Backend() Backend { return l.b }
 // found the node held, ctx's error if ctx ends first, and the backend's error
 // (not retried) for anything else, such as a missing node.
 func (l *Locker) Lock(ctx context.Context, node string, r Reservation) error {
+	return l.LockFunc(ctx, node, func(ctx context.Context) error { return l.b.Reserve(ctx, node, r) })
+}
+
+// LockFunc is Lock with the policy applied to reserve, a function that
+// reserves node the way Backend.Reserve does (and returns its errors) but
+// may do more in the same statement, such as loading the node.
+func (l *Locker) LockFunc(ctx context.Context, node string, reserve func(context.Context) error) error {
 	start := time.Now()
 	var timer *time.Timer
 	for attempt := 1; ; attempt++ {
-		err := l.b.Reserve(ctx, node, r)
+		err := reserve(ctx)
 		if err == nil {
 			l.obs.Acquired(time.Since(start))
 			return nil

@@ -22,7 +22,6 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -42,10 +41,15 @@ type Cluster struct {
 	// Port is the TCP port on 127.0.0.1.
 	Port int
 
-	dir  string
-	bin  string
-	cred *syscall.Credential
-	seq  atomic.Int64
+	dir      string
+	bin      string
+	cred     *syscall.Credential
+	settings []string
+	seq      atomic.Int64
+
+	mu     sync.Mutex
+	server *exec.Cmd
+	exited chan struct{}
 }
 
 var (
@@ -135,23 +139,16 @@ func Start(opt Options) (*Cluster, error) {
 		if err != nil {
 			return nil, err
 		}
-		settings := []string{"listen_addresses=127.0.0.1", "port=" + strconv.Itoa(c.Port),
+		c.settings = []string{"listen_addresses=127.0.0.1", "port=" + strconv.Itoa(c.Port),
 			"unix_socket_directories=" + c.dir, "max_connections=300", "shared_buffers=128MB"}
 		if !opt.Durable {
-			settings = append(settings, "fsync=off", "synchronous_commit=off", "full_page_writes=off")
+			c.settings = append(c.settings, "fsync=off", "synchronous_commit=off", "full_page_writes=off")
 		}
-		settings = append(settings, opt.Settings...)
-		var o strings.Builder
-		for _, s := range settings {
-			o.WriteString(" -c " + s)
-		}
-		out, err := c.run("pg_ctl", "-D", data, "-l", filepath.Join(c.dir, "server.log"), "-o", o.String(), "-w", "-t", "60", "start")
-		if err == nil {
-			c.Admin = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", c.Port)
+		c.settings = append(c.settings, opt.Settings...)
+		c.Admin = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", c.Port)
+		if lastErr = c.Resume(); lastErr == nil {
 			return c, nil
 		}
-		log, _ := os.ReadFile(filepath.Join(c.dir, "server.log"))
-		lastErr = fmt.Errorf("pg_ctl start: %w: %s\n%s", err, out, log)
 	}
 	os.RemoveAll(c.dir)
 	return nil, lastErr
@@ -163,9 +160,8 @@ func (c *Cluster) Stop() error {
 	if c.dir == "" {
 		return nil
 	}
-	out, err := c.run("pg_ctl", "-D", filepath.Join(c.dir, "data"), "-m", "immediate", "-w", "stop")
-	if err != nil {
-		return fmt.Errorf("pg_ctl stop: %w: %s", err, out)
+	if err := c.signal(syscall.SIGQUIT); err != nil {
+		return err
 	}
 	return os.RemoveAll(c.dir)
 }
@@ -175,20 +171,82 @@ func (c *Cluster) Pause() error {
 	if c.dir == "" {
 		return errors.New("pgtest: cannot stop a server this test did not start")
 	}
-	out, err := c.run("pg_ctl", "-D", filepath.Join(c.dir, "data"), "-m", "fast", "-w", "stop")
-	if err != nil {
-		return fmt.Errorf("pg_ctl stop: %w: %s", err, out)
-	}
-	return nil
+	return c.signal(syscall.SIGINT) // fast shutdown
 }
 
-// Resume starts a paused server again on the same port.
-func (c *Cluster) Resume() error {
-	out, err := c.run("pg_ctl", "-D", filepath.Join(c.dir, "data"), "-l", filepath.Join(c.dir, "server.log"), "-w", "-t", "60", "start")
-	if err != nil {
-		return fmt.Errorf("pg_ctl start: %w: %s", err, out)
+// signal stops the running server with sig and waits for it to exit.
+func (c *Cluster) signal(sig syscall.Signal) error {
+	c.mu.Lock()
+	srv, exited := c.server, c.exited
+	c.server = nil
+	c.mu.Unlock()
+	if srv == nil {
+		return nil
 	}
-	return nil
+	_ = srv.Process.Signal(sig)
+	select {
+	case <-exited:
+		return nil
+	case <-time.After(30 * time.Second):
+		_ = srv.Process.Kill()
+		<-exited
+		return errors.New("pgtest: server did not stop within 30s and was killed")
+	}
+}
+
+// Resume starts the server (again) on the same port and waits until it
+// accepts connections. The server is a child process that is stopped if the
+// test binary dies, so a crashed test leaves no server behind.
+func (c *Cluster) Resume() error {
+	args := []string{"-D", filepath.Join(c.dir, "data")}
+	for _, s := range c.settings {
+		args = append(args, "-c", s)
+	}
+	logf, err := os.OpenFile(filepath.Join(c.dir, "server.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	cmd := exec.Command(filepath.Join(c.bin, "postgres"), args...)
+	cmd.Dir = c.dir
+	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred, Pdeathsig: syscall.SIGQUIT, Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start postgres: %w", err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	c.mu.Lock()
+	c.server, c.exited = cmd, exited
+	c.mu.Unlock()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		select {
+		case <-exited:
+			log, _ := os.ReadFile(filepath.Join(c.dir, "server.log"))
+			return fmt.Errorf("postgres exited at start:\n%s", log)
+		default:
+		}
+		if err := c.ping(); err == nil {
+			return nil
+		} else if time.Now().After(deadline) {
+			c.signal(syscall.SIGQUIT)
+			return fmt.Errorf("postgres did not accept connections within 60s: %w", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (c *Cluster) ping() error {
+	db, err := sql.Open("pgx", c.Admin+"&connect_timeout=2")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return db.PingContext(ctx)
 }
 
 // Bin returns the path of a PostgreSQL program (pgbench, psql, ...) from the

@@ -44,14 +44,14 @@ func (e *entity[T]) timePtrs(x *T) []any {
 }
 
 // jsonRows is a SQL expression giving the JSON array of the rows of e
-// attached to the node row aliased n, in insertion order.
-func (e *entity[T]) jsonRows(d dialect) string {
+// attached to the node row named outer, in insertion order.
+func (e *entity[T]) jsonRows(d dialect, outer string) string {
 	arr := "json_array"
 	if d.name == "postgres" {
 		arr = "json_build_array"
 	}
-	return fmt.Sprintf("(SELECT %s FROM %s c WHERE c.node_uuid = n.uuid)",
-		d.emptyArray(fmt.Sprintf("%s(%s(%s) ORDER BY c.id)", d.jsonArray, arr, e.selectCols())), e.table)
+	return fmt.Sprintf("(SELECT %s FROM %s c WHERE c.node_uuid = %s.uuid)",
+		d.emptyArray(fmt.Sprintf("%s(%s(%s) ORDER BY c.id)", d.jsonArray, arr, e.selectCols())), e.table, outer)
 }
 
 func placeholders(from, n int) string {

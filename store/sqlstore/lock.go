@@ -15,34 +15,64 @@ import (
 // ended.
 const writeTimeout = 30 * time.Second
 
-// Reserve implements lock.Backend with one conditional UPDATE. Only when it
-// changes no row does a second query find out why: the node is missing, or
-// held (by whom), or was released in between, in which case it tries again.
-//
-// The UPDATE runs to completion even if ctx ends meanwhile: a statement
-// cancelled in flight may have committed on the server, and a caller told
-// "cancelled" would never release the lock it in fact holds.
+// Reserve implements lock.Backend with one conditional UPDATE.
 func (db *DB) Reserve(ctx context.Context, node string, r lock.Reservation) error {
-	q := db.q.reserveByUUID
-	if identCol(node) == "name" {
-		q = db.q.reserveByName
-	}
+	return db.reserve(ctx, node, r, func(ctx context.Context) (bool, error) {
+		q := db.q.reserveByUUID
+		if identCol(node) == "name" {
+			q = db.q.reserveByName
+		}
+		res, err := db.w.ExecContext(ctx, q, node, r.Holder, r.Purpose)
+		if err != nil {
+			return false, err
+		}
+		n, err := res.RowsAffected()
+		return n == 1, err
+	})
+}
+
+// ReserveNodeSet takes the node's lock like Reserve and returns the node with
+// its ports, connectors and targets, all in the same single UPDATE statement
+// (its RETURNING clause carries the node and its children). It is what the
+// task manager uses to acquire a task: one round trip instead of two.
+func (db *DB) ReserveNodeSet(ctx context.Context, uuid string, r lock.Reservation) (*store.NodeSet, error) {
+	var set *store.NodeSet
+	err := db.reserve(ctx, uuid, r, func(ctx context.Context) (bool, error) {
+		var err error
+		set, err = db.scanNodeSet(db.w.QueryRowContext(ctx, db.q.reserveNodeSet, uuid, r.Holder, r.Purpose), uuid)
+		if errors.Is(err, store.ErrNotFound) {
+			return false, nil // missing or held: reserve finds out which
+		}
+		return err == nil, err
+	})
+	return set, err
+}
+
+// reserve runs take, a conditional update that reports whether it took the
+// lock. Only when it did not does a second query find out why: the node is
+// missing, or held (by whom), or was released in between, in which case it
+// tries again.
+//
+// take runs to completion even if ctx ends meanwhile: a statement cancelled
+// in flight may have committed on the server, and a caller told "cancelled"
+// would never release the lock it in fact holds.
+func (db *DB) reserve(ctx context.Context, node string, r lock.Reservation, take func(context.Context) (bool, error)) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
 	defer cancel()
 	for range 3 {
-		res, err := db.w.ExecContext(wctx, q, node, r.Holder, r.Purpose)
+		ok, err := take(wctx)
 		if err != nil {
 			return db.err(err, "reserve node")
 		}
-		if n, _ := res.RowsAffected(); n == 1 {
+		if ok {
 			return nil
 		}
 		var holder, purpose string
 		var since *time.Time
-		err = db.r.QueryRowContext(ctx, fmt.Sprintf(db.q.reservation, identCol(node)), node).
+		err = db.r.QueryRowContext(wctx, fmt.Sprintf(db.q.reservation, identCol(node)), node).
 			Scan(text{&holder}, text{&purpose}, nullMicros{&since})
 		if errors.Is(err, sql.ErrNoRows) {
 			return &store.NotFoundError{Kind: "node", ID: node}

@@ -2,11 +2,13 @@ package sqlstore_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/bmc-agent/bmc-agent/internal/pgtest"
+	"github.com/bmc-agent/bmc-agent/lock"
 	"github.com/bmc-agent/bmc-agent/lock/locktest"
 	"github.com/bmc-agent/bmc-agent/store"
 	"github.com/bmc-agent/bmc-agent/store/sqlstore"
@@ -83,6 +85,37 @@ func TestMigrationsIdempotent(t *testing.T) {
 			}
 			if _, err := second.Node(context.Background(), "survivor"); err != nil {
 				t.Fatalf("data lost on reopen: %v", err)
+			}
+		})
+	}
+}
+
+func TestReserveNodeSet(t *testing.T) {
+	ctx := context.Background()
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			db := open(t, b.dsn(t))
+			n := storetest.NewNode("rns")
+			if err := db.CreateNode(ctx, n); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.CreatePort(ctx, &store.Port{NodeUUID: n.UUID, Address: "52:54:00:00:00:aa"}); err != nil {
+				t.Fatal(err)
+			}
+			set, err := db.ReserveNodeSet(ctx, n.UUID, lock.Reservation{Holder: "a", Purpose: "p"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if set.Node.Reservation != "a" || set.Node.ReservationPurpose != "p" || len(set.Ports) != 1 || set.Node.DriverInfo["password"] != "secret" {
+				t.Fatalf("reserved set: %+v ports %d", set.Node, len(set.Ports))
+			}
+			_, err = db.ReserveNodeSet(ctx, n.UUID, lock.Reservation{Holder: "b"})
+			var le *lock.LockedError
+			if !errors.As(err, &le) || le.Holder != "a" || le.Purpose != "p" {
+				t.Fatalf("second reserve: %v", err)
+			}
+			if _, err := db.ReserveNodeSet(ctx, "6f1b1c5e-0000-4000-8000-000000000000", lock.Reservation{Holder: "b"}); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("missing node: %v", err)
 			}
 		})
 	}

@@ -1,0 +1,151 @@
+package taskmanager_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bmc-agent/bmc-agent/drivers"
+	"github.com/bmc-agent/bmc-agent/drivers/fake"
+	"github.com/bmc-agent/bmc-agent/internal/pgtest"
+	"github.com/bmc-agent/bmc-agent/lock"
+	"github.com/bmc-agent/bmc-agent/store"
+	"github.com/bmc-agent/bmc-agent/store/sqlstore"
+	"github.com/bmc-agent/bmc-agent/taskmanager"
+)
+
+// BenchmarkAcquireRelease measures an exclusive Acquire (lock taken, node
+// with its ports loaded, driver bound) and its Release, per backend, with 1
+// and 8 concurrent clients each working on its own node. For PostgreSQL it
+// also runs pgbench on the same server with the same two conditional
+// UPDATEs, in the same run, and reports the ratio to that ceiling.
+//
+//	go test -run '^$' -bench AcquireRelease -benchtime 3s ./taskmanager/
+func BenchmarkAcquireRelease(b *testing.B) {
+	var (
+		pgOnce    sync.Once
+		pgCluster *pgtest.Cluster
+		pgErr     error
+	)
+	defer func() {
+		if pgCluster != nil {
+			pgCluster.Stop()
+		}
+	}()
+	for _, backend := range []string{"sqlite", "postgres"} {
+		for _, clients := range []int{1, 8} {
+			b.Run(fmt.Sprintf("%s/clients=%d", backend, clients), func(b *testing.B) {
+				dsn := filepath.Join(b.TempDir(), "bench.db")
+				if backend == "postgres" {
+					pgOnce.Do(func() {
+						// Durable, as in production: fsync and synchronous commit on.
+						pgCluster, pgErr = pgtest.Start(pgtest.Options{Durable: true})
+					})
+					if pgErr != nil {
+						b.Fatal(pgErr)
+					}
+					dsn = pgCluster.NewDatabase(b)
+				}
+				ids, tm, cleanup := benchEnv(b, dsn, clients)
+				defer cleanup()
+				rate := runAcquireRelease(b, tm, ids)
+				b.ReportMetric(rate, "acquires/s")
+				if backend == "sqlite" {
+					b.ReportMetric(rate/5000, "x_target_5000/s")
+					return
+				}
+				ceiling := pgbenchCeiling(b, pgCluster, dsn, clients)
+				b.ReportMetric(ceiling, "pgbench_tps")
+				b.ReportMetric(rate/ceiling, "x_pgbench")
+			})
+		}
+	}
+}
+
+func benchEnv(b *testing.B, dsn string, clients int) ([]string, *taskmanager.Manager, func()) {
+	ctx := context.Background()
+	db, err := sqlstore.Open(ctx, dsn, sqlstore.Options{MaxConns: clients + 2})
+	if err != nil {
+		b.Fatal(err)
+	}
+	reg, _ := drivers.NewRegistry(fake.New())
+	tm, err := taskmanager.New(taskmanager.Config{AgentID: "bench", Store: db, Locker: lock.NewLocker(db, lock.DefaultPolicy, nil), Drivers: reg})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ids := make([]string, clients)
+	for i := range ids {
+		n := &store.Node{Name: fmt.Sprintf("bench-%d", i), Driver: "fake", ProvisionState: "available",
+			DriverInfo: store.JSON{"redfish_address": "https://10.0.0.1", "redfish_username": "admin", "redfish_password": "secret"},
+			Properties: store.JSON{"cpus": 64, "memory_mb": 262144}}
+		if err := db.CreateNode(ctx, n); err != nil {
+			b.Fatal(err)
+		}
+		if err := db.CreatePort(ctx, &store.Port{NodeUUID: n.UUID, Address: fmt.Sprintf("52:54:00:00:01:%02x", i), PXEEnabled: true}); err != nil {
+			b.Fatal(err)
+		}
+		ids[i] = n.UUID
+	}
+	return ids, tm, func() { tm.Shutdown(ctx); db.Close() }
+}
+
+// runAcquireRelease runs b.N Acquire+Release cycles spread over one
+// goroutine per node and returns the rate.
+func runAcquireRelease(b *testing.B, tm *taskmanager.Manager, ids []string) float64 {
+	ctx := context.Background()
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	per := max(b.N/len(ids), 1)
+	for _, id := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range per {
+				t, err := tm.Acquire(ctx, id, taskmanager.Purpose("bench"))
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				t.Release()
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	return float64(per*len(ids)) / time.Since(start).Seconds()
+}
+
+var tpsRE = regexp.MustCompile(`tps = ([0-9.]+)`)
+
+// pgbenchCeiling runs the agent's two lock statements with pgbench, each
+// client on its own node, and returns the transactions (take + release) per
+// second.
+func pgbenchCeiling(b *testing.B, c *pgtest.Cluster, dsn string, clients int) float64 {
+	script := filepath.Join(b.TempDir(), "lock.sql")
+	body := `\set n :client_id
+UPDATE nodes SET reservation = 'pgbench', reservation_purpose = 'bench', reserved_at = (EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::BIGINT WHERE name = 'bench-' || :n AND reservation IS NULL;
+UPDATE nodes SET reservation = NULL, reservation_purpose = NULL, reserved_at = NULL WHERE name = 'bench-' || :n AND reservation = 'pgbench';
+`
+	if err := os.WriteFile(script, []byte(body), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command(c.Bin("pgbench"), "-n", "-M", "prepared", "-f", script, "-c", strconv.Itoa(clients), "-j", strconv.Itoa(clients), "-T", "3", dsn)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		b.Fatalf("pgbench: %v\n%s", err, out)
+	}
+	m := tpsRE.FindSubmatch(out)
+	if m == nil {
+		b.Fatalf("pgbench printed no tps:\n%s", out)
+	}
+	tps, _ := strconv.ParseFloat(string(m[1]), 64)
+	return tps
+}

@@ -1,0 +1,246 @@
+package taskmanager
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/bmc-agent/bmc-agent/drivers"
+	"github.com/bmc-agent/bmc-agent/lock"
+	"github.com/bmc-agent/bmc-agent/store"
+)
+
+// ErrNoFreeWorker: SpawnAfter found every worker busy, or the manager is
+// shutting down. The task's lock was released; the caller may retry later.
+var ErrNoFreeWorker = errors.New("no free worker")
+
+// Store is what the task manager needs of the inventory.
+type Store interface {
+	Node(ctx context.Context, ident string) (*store.Node, error)
+	NodeSet(ctx context.Context, ident string) (*store.NodeSet, error)
+	UpdateNode(ctx context.Context, n *store.Node) error
+	Nodes(ctx context.Context, f store.NodeFilter) ([]*store.Node, error)
+}
+
+// NodeSetReserver is an optional capability of a Store that is also the
+// lock backend: take the node's lock and load it with its children in one
+// statement (see sqlstore.DB.ReserveNodeSet). Without it, Acquire reserves
+// and then loads.
+type NodeSetReserver interface {
+	ReserveNodeSet(ctx context.Context, uuid string, r lock.Reservation) (*store.NodeSet, error)
+}
+
+// Config configures a Manager.
+type Config struct {
+	// AgentID is the holder recorded in the locks this manager takes.
+	AgentID string
+	Store   Store
+	Locker  *lock.Locker
+	Drivers *drivers.Registry
+	// Workers bounds the background work running at once; default 100.
+	Workers int
+	// Middleware wraps every driver call of every task (metrics, timeouts).
+	Middleware []drivers.Middleware
+	Logger     *slog.Logger
+}
+
+// Manager acquires tasks and runs their background work. It is safe for
+// concurrent use.
+type Manager struct {
+	cfg  Config
+	log  *slog.Logger
+	pool *pool
+	// base is the lifetime context of background work; cancelled by
+	// Shutdown once its deadline passes.
+	base       context.Context
+	cancelBase context.CancelFunc
+}
+
+// New returns a Manager.
+func New(cfg Config) (*Manager, error) {
+	switch {
+	case cfg.AgentID == "":
+		return nil, errors.New("taskmanager: an agent id is required")
+	case cfg.Store == nil || cfg.Locker == nil || cfg.Drivers == nil:
+		return nil, errors.New("taskmanager: store, locker and drivers are required")
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 100
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	base, cancel := context.WithCancel(context.Background())
+	return &Manager{cfg: cfg, log: cfg.Logger, pool: newPool(cfg.Workers), base: base, cancelBase: cancel}, nil
+}
+
+// AgentID returns the holder id of the locks this manager takes.
+func (m *Manager) AgentID() string { return m.cfg.AgentID }
+
+// Option qualifies an Acquire.
+type Option func(*options)
+
+type options struct {
+	shared  bool
+	purpose string
+	driver  string
+}
+
+// Shared asks for a shared task: no lock is taken and the driver's setters
+// refuse to run.
+func Shared() Option { return func(o *options) { o.shared = true } }
+
+// Purpose says what the task is for; it is recorded with the lock and shown
+// to whoever finds the node locked.
+func Purpose(p string) Option { return func(o *options) { o.purpose = p } }
+
+// DriverName uses the named driver instead of the node's own.
+func DriverName(name string) Option { return func(o *options) { o.driver = name } }
+
+// Acquire returns a task on the node with the given UUID or name. The caller
+// must Release it. An exclusive task waits for a held lock per the lock
+// policy and then fails with a *lock.LockedError; a missing node is an error
+// matching store.ErrNotFound; an unknown driver one matching
+// drivers.ErrUnknownDriver.
+func (m *Manager) Acquire(ctx context.Context, ident string, opts ...Option) (*Task, error) {
+	o := options{purpose: "unspecified"}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	id := ident
+	if !store.IsUUID(ident) {
+		// Locks are released by UUID, so resolve a name first.
+		n, err := m.cfg.Store.Node(ctx, ident)
+		if err != nil {
+			return nil, err
+		}
+		id = n.UUID
+	}
+	t := &Task{m: m, id: id, shared: o.shared, purpose: o.purpose, driverName: o.driver}
+	if err := t.lockAndLoad(ctx); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// Do acquires a task, runs fn with it and releases it. If fn fails, work it
+// spawned with SpawnAfter is not started.
+func (m *Manager) Do(ctx context.Context, ident string, opts []Option, fn func(context.Context, *Task) error) (err error) {
+	t, err := m.Acquire(ctx, ident, opts...)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			t.cancelSpawn()
+		}
+		t.Release()
+	}()
+	return fn(ctx, t)
+}
+
+// PoolStats describes the worker pool.
+type PoolStats struct {
+	// Size is the number of workers; Busy how many run or are reserved.
+	Size, Busy int
+	// Rejected counts spawns refused for want of a free worker.
+	Rejected uint64
+}
+
+// Stats returns the worker pool's figures.
+func (m *Manager) Stats() PoolStats { return m.pool.stats() }
+
+// Shutdown stops accepting background work (SpawnAfter fails with
+// ErrNoFreeWorker), waits for running work until ctx ends, then cancels the
+// work's context and waits for it to release its locks. It returns ctx's
+// error if work had to be cancelled.
+func (m *Manager) Shutdown(ctx context.Context) error {
+	m.pool.close()
+	if m.pool.wait(ctx) {
+		m.cancelBase()
+		return nil
+	}
+	m.log.Warn("shutdown deadline passed, cancelling background work", "busy", m.pool.stats().Busy)
+	m.cancelBase()
+	// Cancelled work still releases its locks (on their own deadline).
+	m.pool.wait(context.Background())
+	return fmt.Errorf("background work cancelled: %w", ctx.Err())
+}
+
+// pool bounds and counts background work.
+type pool struct {
+	mu       sync.Mutex
+	size     int
+	busy     int
+	rejected uint64
+	closed   bool
+	idle     *sync.Cond
+}
+
+func newPool(size int) *pool {
+	p := &pool{size: size}
+	p.idle = sync.NewCond(&p.mu)
+	return p
+}
+
+// reserve takes a worker slot, or reports that none is free.
+func (p *pool) reserve() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		p.rejected++
+		return fmt.Errorf("%w: the agent is shutting down", ErrNoFreeWorker)
+	}
+	if p.busy >= p.size {
+		p.rejected++
+		return fmt.Errorf("%w: all %d workers are busy", ErrNoFreeWorker, p.size)
+	}
+	p.busy++
+	return nil
+}
+
+// done returns a slot.
+func (p *pool) done() {
+	p.mu.Lock()
+	p.busy--
+	if p.busy == 0 {
+		p.idle.Broadcast()
+	}
+	p.mu.Unlock()
+}
+
+func (p *pool) close() {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+}
+
+// wait waits until no slot is busy or ctx ends; it reports whether the pool
+// drained.
+func (p *pool) wait(ctx context.Context) bool {
+	stop := context.AfterFunc(ctx, func() {
+		p.mu.Lock()
+		p.idle.Broadcast()
+		p.mu.Unlock()
+	})
+	defer stop()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for p.busy > 0 && ctx.Err() == nil {
+		p.idle.Wait()
+	}
+	return p.busy == 0
+}
+
+func (p *pool) stats() PoolStats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return PoolStats{Size: p.size, Busy: p.busy, Rejected: p.rejected}
+}
+
+// settle is how long a worker may take to record its outcome and release
+// its lock after its context was cancelled.
+const settle = 30 * time.Second

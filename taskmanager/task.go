@@ -1,0 +1,301 @@
+package taskmanager
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/bmc-agent/bmc-agent/drivers"
+	"github.com/bmc-agent/bmc-agent/lock"
+	"github.com/bmc-agent/bmc-agent/store"
+)
+
+// ErrReleased: the task was used after Release.
+var ErrReleased = drivers.ErrReleased
+
+// Work is background work spawned with a task. ctx is the agent's lifetime
+// context (not the request's); the task holds the lock it had when spawned
+// until Work returns.
+type Work func(ctx context.Context, t *Task) error
+
+// SpawnErrorHook runs when SpawnAfter finds no free worker, before the
+// task's lock is released, so that it can record the failure on the node.
+type SpawnErrorHook func(t *Task, err error)
+
+// Task is a node held for an operation. Its methods are not safe for
+// concurrent use: a task belongs to one goroutine at a time (the caller,
+// then its spawned worker).
+type Task struct {
+	m          *Manager
+	id         string
+	purpose    string
+	driverName string
+
+	mu       sync.Mutex // guards shared and released, read by the driver Handle
+	shared   bool
+	released bool
+
+	set    *store.NodeSet
+	driver *drivers.Handle
+	log    *slog.Logger
+
+	spawn      Work
+	spawnHook  SpawnErrorHook
+	workFailed func(t *Task, err error)
+}
+
+// lockAndLoad takes the lock of an exclusive task and loads the node, in
+// one statement where the store can.
+func (t *Task) lockAndLoad(ctx context.Context) error {
+	r := lock.Reservation{Holder: t.m.cfg.AgentID, Purpose: t.purpose}
+	var set *store.NodeSet
+	var err error
+	switch rs, ok := t.m.cfg.Store.(NodeSetReserver); {
+	case t.shared:
+		set, err = t.m.cfg.Store.NodeSet(ctx, t.id)
+	case ok:
+		err = t.m.cfg.Locker.LockFunc(ctx, t.id, func(ctx context.Context) (err error) {
+			set, err = rs.ReserveNodeSet(ctx, t.id, r)
+			return err
+		})
+	default:
+		if err = t.m.cfg.Locker.Lock(ctx, t.id, r); err == nil {
+			if set, err = t.m.cfg.Store.NodeSet(ctx, t.id); err != nil {
+				t.unlock()
+			}
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if err := t.bind(ctx, set); err != nil {
+		t.unlock()
+		return err
+	}
+	return nil
+}
+
+// bind adopts a loaded node and binds its driver.
+func (t *Task) bind(ctx context.Context, set *store.NodeSet) error {
+	name := set.Node.Driver
+	if t.driverName != "" {
+		name = t.driverName
+	}
+	d, err := t.m.cfg.Drivers.Driver(name)
+	if err != nil {
+		return fmt.Errorf("node %s: %w", t.id, err)
+	}
+	t.set = set
+	t.driver = drivers.NewHandle(d, t, t.m.cfg.Middleware...)
+	t.log = t.m.log.With("node", t.id, "purpose", t.purpose, "agent", t.m.cfg.AgentID, "request_id", RequestID(ctx))
+	return nil
+}
+
+// Node returns the task's copy of the node. Change it and call Save to
+// write it back.
+func (t *Task) Node() *store.Node { return t.set.Node }
+
+// Ports returns the node's ports as loaded with the task.
+func (t *Task) Ports() []*store.Port { return t.set.Ports }
+
+// VolumeConnectors returns the node's volume connectors.
+func (t *Task) VolumeConnectors() []*store.VolumeConnector { return t.set.VolumeConnectors }
+
+// VolumeTargets returns the node's volume targets.
+func (t *Task) VolumeTargets() []*store.VolumeTarget { return t.set.VolumeTargets }
+
+// Driver returns the node's driver, guarded: its setters run only while the
+// task is exclusive.
+func (t *Task) Driver() *drivers.Handle { return t.driver }
+
+// Purpose returns what the task is for.
+func (t *Task) Purpose() string { return t.purpose }
+
+// Log returns a logger that names the node, purpose, agent and request.
+func (t *Task) Log() *slog.Logger { return t.log }
+
+// Shared reports whether the task holds no lock.
+func (t *Task) Shared() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.shared
+}
+
+// Exclusive implements drivers.Binding.
+func (t *Task) Exclusive() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return !t.shared && !t.released
+}
+
+// Released implements drivers.Binding.
+func (t *Task) Released() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.released
+}
+
+// DriverNode implements drivers.Binding.
+func (t *Task) DriverNode() drivers.Node {
+	n := t.set.Node
+	return drivers.Node{UUID: n.UUID, Name: n.Name, Info: drivers.Info(n.DriverInfo)}
+}
+
+// UpgradeLock makes a shared task exclusive, with purpose as the lock's
+// purpose, and reloads the node so that the caller sees what the previous
+// holder wrote. It does nothing for an exclusive task.
+func (t *Task) UpgradeLock(ctx context.Context, purpose string) error {
+	if t.Released() {
+		return ErrReleased
+	}
+	if !t.Shared() {
+		return nil
+	}
+	if err := t.m.cfg.Locker.Lock(ctx, t.id, lock.Reservation{Holder: t.m.cfg.AgentID, Purpose: purpose}); err != nil {
+		return err
+	}
+	t.mu.Lock()
+	t.shared = false
+	t.mu.Unlock()
+	t.purpose = purpose
+	set, err := t.m.cfg.Store.NodeSet(ctx, t.id)
+	if err == nil {
+		err = t.bind(ctx, set)
+	}
+	if err != nil {
+		return fmt.Errorf("reload after lock upgrade: %w", err)
+	}
+	return nil
+}
+
+// Save writes the task's node back to the store. It fails with an error
+// matching store.ErrConflict if the node changed since the task loaded it
+// (possible only for a shared task: an exclusive one is the only writer).
+func (t *Task) Save(ctx context.Context) error {
+	if t.Released() {
+		return ErrReleased
+	}
+	return t.m.cfg.Store.UpdateNode(ctx, t.set.Node)
+}
+
+// Refresh reloads the node and its children.
+func (t *Task) Refresh(ctx context.Context) error {
+	if t.Released() {
+		return ErrReleased
+	}
+	set, err := t.m.cfg.Store.NodeSet(ctx, t.id)
+	if err != nil {
+		return err
+	}
+	t.set = set
+	return nil
+}
+
+// SetSpawnErrorHook sets what runs when SpawnAfter finds no free worker.
+func (t *Task) SetSpawnErrorHook(h SpawnErrorHook) { t.spawnHook = h }
+
+// SpawnAfter reserves a worker for fn, which starts when the task is
+// released and holds the task's lock until it returns. If no worker is free
+// it runs the spawn error hook, releases the task and returns an error
+// matching ErrNoFreeWorker. A task spawns at most once.
+func (t *Task) SpawnAfter(fn Work) error {
+	if t.Released() {
+		return ErrReleased
+	}
+	if t.spawn != nil {
+		return errors.New("taskmanager: a task spawns at most once")
+	}
+	if err := t.m.pool.reserve(); err != nil {
+		t.log.Warn("cannot spawn background work", "err", err)
+		if t.spawnHook != nil {
+			t.spawnHook(t, err)
+		}
+		t.Release()
+		return err
+	}
+	t.spawn = fn
+	return nil
+}
+
+// cancelSpawn drops reserved background work that has not started.
+func (t *Task) cancelSpawn() {
+	if t.spawn != nil && !t.Released() {
+		t.spawn = nil
+		t.m.pool.done()
+	}
+}
+
+// Release ends the task. Work reserved with SpawnAfter starts now and
+// releases the lock when it ends; otherwise the lock is released now.
+// Release is idempotent and needs no context: it runs on the lock policy's
+// own deadline so that a cancelled request still releases its lock.
+func (t *Task) Release() {
+	t.mu.Lock()
+	if t.released {
+		t.mu.Unlock()
+		return
+	}
+	fn := t.spawn
+	if fn == nil {
+		t.released = true
+		t.mu.Unlock()
+		t.unlock()
+		return
+	}
+	t.mu.Unlock()
+	t.spawn = nil
+	go t.run(fn)
+}
+
+// run is a spawned worker: it runs fn, records a failure or a panic, and
+// then releases the task.
+func (t *Task) run(fn Work) {
+	defer t.m.pool.done()
+	defer func() {
+		t.mu.Lock()
+		t.released = true
+		t.mu.Unlock()
+		t.unlock()
+	}()
+	start := time.Now()
+	err := func() (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("panic in background work: %v", r)
+				t.log.Error("background work panicked", "panic", r, "stack", string(debug.Stack()))
+			}
+		}()
+		return fn(t.m.base, t)
+	}()
+	if err == nil {
+		t.log.Debug("background work done", "took", time.Since(start))
+		return
+	}
+	t.log.Error("background work failed", "err", err, "took", time.Since(start))
+	if t.workFailed != nil {
+		// Record the failure even if the agent is shutting down.
+		t.workFailed(t, err)
+	}
+}
+
+// unlock releases the lock of an exclusive task.
+func (t *Task) unlock() {
+	if t.shared {
+		return
+	}
+	if err := t.m.cfg.Locker.Unlock(t.id, t.m.cfg.AgentID); err != nil {
+		t.m.log.Error("cannot release node lock; the stale-lock sweep will", "node", t.id, "err", err)
+	}
+}
+
+// settleContext is the context a worker uses to record its outcome: not
+// cancelled with the agent, but bounded.
+func settleContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), settle)
+}
+
+var _ drivers.Binding = (*Task)(nil)
