@@ -2,7 +2,9 @@ package simulator
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -136,6 +138,35 @@ func TestPortPerSystem(t *testing.T) {
 	}
 	raw.user, raw.pass = "root", "calvin"
 	raw.get(systemsPath)
+}
+
+func TestHandlersWithHTTPTest(t *testing.T) {
+	sim, err := New(Config{Systems: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	fleet := httptest.NewServer(sim.Handler())
+	defer fleet.Close()
+	ids := sim.SystemIDs()
+	c := newClient(t, fleet.URL)
+	if n := c.get(systemsPath)["Members@odata.count"]; n != float64(2) {
+		t.Fatalf("fleet handler lists %v systems", n)
+	}
+	h, err := sim.SystemHandler(ids[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := httptest.NewServer(h)
+	defer one.Close()
+	c = newClient(t, one.URL)
+	if m := c.get(systemsPath)["Members"].([]any); len(m) != 1 || getStr(getObj(m[0]), "@odata.id") != sim.SystemPath(ids[1]) {
+		t.Fatalf("system handler lists %v", m)
+	}
+	if _, err := sim.SystemHandler("nope"); !errors.Is(err, ErrUnknownSystem) {
+		t.Fatalf("SystemHandler(nope): %v", err)
+	}
+	c.hc.CloseIdleConnections()
 }
 
 func indexOf(ids []string, id string) int {

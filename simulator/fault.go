@@ -200,3 +200,9 @@ func parseDuration(raw json.RawMessage) (time.Duration, error) {
 	}
 	return time.Duration(ms * float64(time.Millisecond)), nil
 }
+
+// Interface guards.
+var (
+	_ json.Marshaler   = Fault{}
+	_ json.Unmarshaler = (*Fault)(nil)
+)

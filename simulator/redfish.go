@@ -87,6 +87,9 @@ func (rt route) mutation(method string, body []byte) (op, detail string, ok bool
 	case method == http.MethodPost && rt.kind == kReset:
 		var req struct{ ResetType string }
 		_ = json.Unmarshal(body, &req)
+		if len(req.ResetType) > 32 { // the log keeps it: bound what a client can store
+			req.ResetType = req.ResetType[:32]
+		}
 		return "Reset", req.ResetType, true
 	case method == http.MethodPost && rt.kind == kVMInsert:
 		return "InsertMedia", dev(), true
@@ -716,3 +719,10 @@ func methodAllowed(list, method string) bool {
 	}
 	return false
 }
+
+// Interface guards.
+var (
+	_ http.Handler = (*handler)(nil)
+	_ model        = (*native)(nil)
+	_ model        = (*mockup)(nil)
+)

@@ -79,13 +79,14 @@ func (f *fleet) addCredentials(c *credentials) {
 // findCredentials returns the credentials object matching user and
 // password among the default and every per-system set.
 func (f *fleet) findCredentials(user, password string) *credentials {
-	if f.creds.match(user, password) {
+	sum := credSum(user, password)
+	if f.creds.matchSum(sum) {
 		return f.creds
 	}
 	f.credMu.Lock()
 	defer f.credMu.Unlock()
 	for _, c := range f.extra {
-		if c.match(user, password) {
+		if c.matchSum(sum) {
 			return c
 		}
 	}
@@ -322,6 +323,7 @@ func (s *Simulator) Start(ctx context.Context, addr string) error {
 			fleetHandler.ServeHTTP(w, r)
 		}),
 		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			if sc, ok := c.(*systemConn); ok {
@@ -469,3 +471,9 @@ func resetConn(c net.Conn) {
 	}
 	_ = c.Close()
 }
+
+// Interface guards.
+var (
+	_ net.Listener = (*systemListener)(nil)
+	_ net.Conn     = (*systemConn)(nil)
+)
