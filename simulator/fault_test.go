@@ -167,7 +167,8 @@ func TestFaultUnreachable(t *testing.T) {
 func TestWitnessSeesConcurrentMutations(t *testing.T) {
 	sim := startSim(t, Config{Systems: 1})
 	id := sim.SystemIDs()[0]
-	_ = sim.SetFault(id, Fault{Latency: 100 * time.Millisecond})
+	const latency = 250 * time.Millisecond // wide enough that three concurrent requests surely overlap
+	_ = sim.SetFault(id, Fault{Latency: latency})
 	c := newClient(t, sim.URL())
 	reset := func(kind string) {
 		if st, _, body := c.do(http.MethodPost, systemsPath+"/"+id+"/Actions/ComputerSystem.Reset", map[string]string{"ResetType": kind}, nil); st != 204 {
@@ -195,7 +196,7 @@ func TestWitnessSeesConcurrentMutations(t *testing.T) {
 		if e.Overlapped {
 			overlapped++
 		}
-		if e.Op != "Reset" || e.Face != "redfish" || e.Duration < 100*time.Millisecond {
+		if e.Op != "Reset" || e.Face != "redfish" || e.Duration < latency {
 			t.Errorf("entry %+v", e)
 		}
 	}
