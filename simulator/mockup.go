@@ -216,8 +216,28 @@ func (m *mockup) buildSystems(f *fleet) error {
 	}
 	for _, sys := range m.systems {
 		m.addMedia(sys, devs[sys])
+		m.addChassis(sys)
 	}
 	return nil
+}
+
+// addChassis makes the chassis that hold only this system show its power
+// state (an enclosure of several systems stays as stored).
+func (m *mockup) addChassis(sys *System) {
+	sp := m.sysPath[sys]
+	for _, cp := range linksOf(getObj(m.docs[sp].obj, "Links"), "Chassis") {
+		d := m.docs[cp]
+		if d == nil || d.obj == nil {
+			continue
+		}
+		members := linksOf(getObj(d.obj, "Links"), "ComputerSystems")
+		if len(members) > 1 || (len(members) == 1 && members[0] != sp) {
+			continue
+		}
+		if _, taken := m.routes[cp]; !taken {
+			m.routes[cp] = route{kind: kChassis, sys: sys}
+		}
+	}
 }
 
 func (m *mockup) addSystem(f *fleet, p string, obj map[string]any) {
@@ -537,10 +557,8 @@ func (m *mockup) resolve(scope *System, p string) route {
 }
 
 func (m *mockup) etag(rt route) string {
-	if rt.kind != kChassis {
-		if tag, ok := stateETag(rt); ok {
-			return tag
-		}
+	if tag, ok := stateETag(rt); ok {
+		return tag
 	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
@@ -609,6 +627,14 @@ func (m *mockup) render(w *jw, rt route, scope *System) string {
 		v := rt.sys.view()
 		return m.overlay(w, rt.path, etagOf('k', v.gen.secureBoot), func(o map[string]any) {
 			o["SecureBootEnable"] = v.secureBoot
+		})
+	case kChassis:
+		v := rt.sys.view()
+		return m.overlay(w, rt.path, etagOf('s', v.gen.system), func(o map[string]any) {
+			o["PowerState"] = v.power
+			if _, ok := o["IndicatorLED"]; ok {
+				o["IndicatorLED"] = v.led
+			}
 		})
 	}
 	m.mu.RLock()

@@ -202,4 +202,7 @@ func TestMockupStatePersistsAcrossFaces(t *testing.T) {
 	if got := getStr(c.get(sim.SystemPath(id)), "PowerState"); got != "Off" {
 		t.Fatalf("Redfish reads %s after a ForceOff through the state API", got)
 	}
+	if got := getStr(c.get(chassisPath+"/Tower"), "PowerState"); got != "Off" {
+		t.Fatalf("the system's chassis reads %s", got)
+	}
 }
