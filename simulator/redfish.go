@@ -186,12 +186,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	authOK := rt.public(r.Method) || h.authenticate(r, rt, f)
-	var mut Mutation
+	status := 0
 	if op, detail, ok := rt.mutation(r.Method, body); ok && authOK {
-		mut = rt.sys.BeginMutation("redfish", op, detail)
+		mut := rt.sys.BeginMutation("redfish", op, detail)
+		defer func() { mut.End(status) }() // also when abortConn panics
 	}
-	status := h.serve(w, r, rt, out, authOK, body, f)
-	mut.End(status)
+	status = h.serve(w, r, rt, out, authOK, body, f)
 }
 
 // serve applies the fault outcome, then answers. It returns the status
