@@ -1,0 +1,35 @@
+# bmc-agent: the two commands a newcomer needs are `make run` and `make test`.
+
+GO      ?= go
+BIN     ?= bin/bmc-agent
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+.PHONY: all build run test lint bench clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/bmc-agent
+
+## run: start the agent on the embedded database (./bmc-agent.db).
+run: build
+	./$(BIN) serve
+
+## test: every test, with the race detector, against real PostgreSQL,
+## the Redfish simulator and ipmi_sim (started by the tests themselves).
+test: lint
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+## lint: formatting and vet.
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+## bench: the benchmarks, with their figures and ratios.
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 3s -timeout 60m ./...
+
+clean:
+	rm -rf bin

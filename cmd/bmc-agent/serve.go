@@ -1,0 +1,202 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/bmc-agent/bmc-agent/cluster"
+	"github.com/bmc-agent/bmc-agent/drivers"
+	"github.com/bmc-agent/bmc-agent/drivers/fake"
+	"github.com/bmc-agent/bmc-agent/lock"
+	"github.com/bmc-agent/bmc-agent/store"
+	"github.com/bmc-agent/bmc-agent/store/sqlstore"
+	"github.com/bmc-agent/bmc-agent/taskmanager"
+	"github.com/spf13/cobra"
+)
+
+// serveConfig is everything `bmc-agent serve` is told.
+type serveConfig struct {
+	listen          string
+	database        string
+	agentID         string
+	group           string
+	workers         int
+	lockAttempts    int
+	lockInterval    time.Duration
+	hbInterval      time.Duration
+	hbTimeout       time.Duration
+	shutdownTimeout time.Duration
+	logFormat       string
+	logLevel        string
+}
+
+func newServeCmd() *cobra.Command {
+	var c serveConfig
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the agent: the HTTP API over the node inventory",
+		Long: "Run the agent. With no flags it listens on 127.0.0.1:6385 (Ironic's port) and keeps\n" +
+			"its inventory in ./bmc-agent.db, an embedded database created on first start.\n" +
+			"Give --database postgres://... to share nodes and locks with other agents." + envHelp("BMC_AGENT_"),
+		Args: cobra.NoArgs,
+		PreRunE: func(cmd *cobra.Command, _ []string) error {
+			return bindEnv(cmd, "BMC_AGENT_")
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return serve(cmd.Context(), c, cmd.OutOrStdout())
+		},
+	}
+	host, _ := os.Hostname()
+	f := cmd.Flags()
+	f.StringVar(&c.listen, "listen", "127.0.0.1:6385", "address the HTTP API listens on")
+	f.StringVar(&c.database, "database", "./bmc-agent.db", "embedded database file, or a postgres:// URL")
+	f.StringVar(&c.agentID, "agent-id", host, "this agent's id, the holder name of the locks it takes (unique per agent)")
+	f.StringVar(&c.group, "group", "", "the agent group whose nodes this agent manages")
+	f.IntVar(&c.workers, "workers", 100, "background workers (power and provisioning actions) running at once")
+	f.IntVar(&c.lockAttempts, "lock-attempts", lock.DefaultPolicy.Attempts, "tries to take a locked node before giving up")
+	f.DurationVar(&c.lockInterval, "lock-interval", lock.DefaultPolicy.Interval, "pause between tries to take a locked node")
+	f.DurationVar(&c.hbInterval, "heartbeat-interval", 10*time.Second, "interval between this agent's heartbeats")
+	f.DurationVar(&c.hbTimeout, "heartbeat-timeout", 60*time.Second, "an agent without a heartbeat for this long is dead and its locks are released")
+	f.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, how long running work may take to finish")
+	f.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
+	f.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	return cmd
+}
+
+func newLogger(format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, &usageError{fmt.Errorf("--log-level: %w", err)}
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return nil, &usageError{fmt.Errorf("--log-format must be text or json, not %q", format)}
+}
+
+// serve runs the agent until ctx ends, then shuts down in order: stop
+// accepting requests, let running work finish (up to the shutdown timeout),
+// release locks, leave the cluster, close the database.
+func serve(ctx context.Context, c serveConfig, out io.Writer) error {
+	log, err := newLogger(c.logFormat, c.logLevel)
+	if err != nil {
+		return err
+	}
+	if c.agentID == "" {
+		return &usageError{errors.New("--agent-id is empty and the hostname is unknown")}
+	}
+	db, err := sqlstore.Open(ctx, c.database, sqlstore.Options{})
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	defer db.Close()
+
+	reg, err := drivers.NewRegistry(fake.New())
+	if err != nil {
+		return err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := reg.Close(cctx); err != nil {
+			log.Error("closing drivers", "err", err)
+		}
+	}()
+	locker := lock.NewLocker(db, lock.Policy{Attempts: c.lockAttempts, Interval: c.lockInterval}, nil)
+	tm, err := taskmanager.New(taskmanager.Config{
+		AgentID: c.agentID, Store: db, Locker: locker, Drivers: reg, Workers: c.workers,
+		Middleware: []drivers.Middleware{drivers.Timeout(2 * time.Minute)}, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	if _, err := tm.Recover(ctx); err != nil {
+		return err
+	}
+	host, _ := os.Hostname()
+	member, err := cluster.New(cluster.Config{
+		Agent:    store.Agent{ID: c.agentID, Hostname: host, Group: c.group},
+		Interval: c.hbInterval, Timeout: c.hbTimeout, Logger: log,
+	}, db, tm)
+	if err != nil {
+		return &usageError{err}
+	}
+	if err := member.Join(ctx); err != nil {
+		return fmt.Errorf("join the cluster: %w", err)
+	}
+
+	ln, err := net.Listen("tcp", c.listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           newHandler(db),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	fmt.Fprintf(out, "bmc-agent %s: agent %q listening on http://%s, database %s\n", version, c.agentID, ln.Addr(), db)
+
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBG()
+	memberDone := make(chan struct{})
+	go func() { defer close(memberDone); member.Run(bg) }()
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		stopBG()
+		<-memberDone
+		return err
+	case <-ctx.Done():
+	}
+
+	log.Info("shutting down", "deadline", c.shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("HTTP shutdown", "err", err)
+	}
+	if err := tm.Shutdown(sctx); err != nil {
+		log.Warn("background work", "err", err)
+	}
+	stopBG()
+	<-memberDone
+	lctx, lcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer lcancel()
+	if err := member.Leave(lctx); err != nil {
+		log.Warn("leave the cluster", "err", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// newHandler serves the agent's health endpoints.
+func newHandler(db interface{ Ping(context.Context) error }) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if err := db.Ping(r.Context()); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, "not ready:", err)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	return mux
+}
