@@ -399,35 +399,36 @@ func (s *System) InsertMedia(device, image string, opt InsertOptions) error {
 	if image == "" {
 		return fmt.Errorf("%w: Image", ErrMissingValue)
 	}
+	return s.withDevice(device, func(m *mediaState) error {
+		if m.image != "" {
+			return fmt.Errorf("%w: %s holds %s", ErrMediaOccupied, device, m.image)
+		}
+		m.image, m.inserted, m.writeProtected = image, opt.Inserted, opt.WriteProtected
+		m.gen++
+		return nil
+	})
+}
+
+// withDevice runs fn on a device's state under the system's lock.
+func (s *System) withDevice(device string, fn func(m *mediaState) error) error {
 	i, err := s.deviceIndex(device)
 	if err != nil {
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	m := &s.media[i]
-	if m.image != "" {
-		return fmt.Errorf("%w: %s holds %s", ErrMediaOccupied, device, m.image)
-	}
-	m.image, m.inserted, m.writeProtected = image, opt.Inserted, opt.WriteProtected
-	m.gen++
-	return nil
+	return fn(&s.media[i])
 }
 
 // EjectMedia detaches the device's image. Ejecting an empty device is a
 // no-op (idempotent).
 func (s *System) EjectMedia(device string) error {
-	i, err := s.deviceIndex(device)
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	m := &s.media[i]
-	if m.image != "" || m.inserted {
-		*m = mediaState{writeProtected: true, gen: m.gen + 1}
-	}
-	return nil
+	return s.withDevice(device, func(m *mediaState) error {
+		if m.image != "" || m.inserted {
+			*m = mediaState{writeProtected: true, gen: m.gen + 1}
+		}
+		return nil
+	})
 }
 
 // MediaPatch changes a virtual media device the way a Redfish PATCH does:
@@ -441,27 +442,22 @@ type MediaPatch struct {
 // PatchMedia applies p to a device. Unlike InsertMedia it replaces an
 // attached image, as a PATCH of Image does on real BMCs.
 func (s *System) PatchMedia(device string, p MediaPatch) error {
-	i, err := s.deviceIndex(device)
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	m := &s.media[i]
-	switch {
-	case p.Image != nil && *p.Image == "":
-		*m = mediaState{writeProtected: true, gen: m.gen}
-	case p.Image != nil:
-		m.image, m.inserted = *p.Image, true
-	}
-	if p.Inserted != nil {
-		m.inserted = *p.Inserted && m.image != ""
-	}
-	if p.WriteProtected != nil {
-		m.writeProtected = *p.WriteProtected
-	}
-	m.gen++
-	return nil
+	return s.withDevice(device, func(m *mediaState) error {
+		switch {
+		case p.Image != nil && *p.Image == "":
+			*m = mediaState{writeProtected: true, gen: m.gen}
+		case p.Image != nil:
+			m.image, m.inserted = *p.Image, true
+		}
+		if p.Inserted != nil {
+			m.inserted = *p.Inserted && m.image != ""
+		}
+		if p.WriteProtected != nil {
+			m.writeProtected = *p.WriteProtected
+		}
+		m.gen++
+		return nil
+	})
 }
 
 // IndicatorLED returns the indicator LED state.
