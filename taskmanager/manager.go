@@ -20,17 +20,18 @@ var ErrNoFreeWorker = errors.New("no free worker")
 // Store is what the task manager needs of the inventory.
 type Store interface {
 	Node(ctx context.Context, ident string) (*store.Node, error)
-	NodeSet(ctx context.Context, ident string) (*store.NodeSet, error)
 	UpdateNode(ctx context.Context, n *store.Node) error
 	Nodes(ctx context.Context, f store.NodeFilter) ([]*store.Node, error)
+	Ports(ctx context.Context, f store.ChildFilter) ([]*store.Port, error)
+	VolumeConnectors(ctx context.Context, f store.ChildFilter) ([]*store.VolumeConnector, error)
+	VolumeTargets(ctx context.Context, f store.ChildFilter) ([]*store.VolumeTarget, error)
 }
 
-// NodeSetReserver is an optional capability of a Store that is also the
-// lock backend: take the node's lock and load it with its children in one
-// statement (see sqlstore.DB.ReserveNodeSet). Without it, Acquire reserves
-// and then loads.
-type NodeSetReserver interface {
-	ReserveNodeSet(ctx context.Context, uuid string, r lock.Reservation) (*store.NodeSet, error)
+// NodeReserver is an optional capability of a Store that is also the lock
+// backend: take the node's lock and read the node in one statement (see
+// sqlstore.DB.ReserveNode). Without it, Acquire reserves and then reads.
+type NodeReserver interface {
+	ReserveNode(ctx context.Context, uuid string, r lock.Reservation) (*store.Node, error)
 }
 
 // Config configures a Manager.

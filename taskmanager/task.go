@@ -39,9 +39,16 @@ type Task struct {
 	shared   bool
 	released bool
 
-	set    *store.NodeSet
+	node   *store.Node
 	driver *drivers.Handle
-	log    *slog.Logger
+	// Children are read on first use: most operations (power, boot device)
+	// never need them, and loading them with every lock would cost a
+	// database round trip per task.
+	ports   []*store.Port
+	conns   []*store.VolumeConnector
+	targets []*store.VolumeTarget
+	loaded  struct{ ports, conns, targets bool }
+	log     *slog.Logger
 
 	spawn      Work
 	spawnHook  SpawnErrorHook
@@ -52,19 +59,19 @@ type Task struct {
 // one statement where the store can.
 func (t *Task) lockAndLoad(ctx context.Context) error {
 	r := lock.Reservation{Holder: t.m.cfg.AgentID, Purpose: t.purpose}
-	var set *store.NodeSet
+	var n *store.Node
 	var err error
-	switch rs, ok := t.m.cfg.Store.(NodeSetReserver); {
+	switch rs, ok := t.m.cfg.Store.(NodeReserver); {
 	case t.shared:
-		set, err = t.m.cfg.Store.NodeSet(ctx, t.id)
+		n, err = t.m.cfg.Store.Node(ctx, t.id)
 	case ok:
 		err = t.m.cfg.Locker.LockFunc(ctx, t.id, func(ctx context.Context) (err error) {
-			set, err = rs.ReserveNodeSet(ctx, t.id, r)
+			n, err = rs.ReserveNode(ctx, t.id, r)
 			return err
 		})
 	default:
 		if err = t.m.cfg.Locker.Lock(ctx, t.id, r); err == nil {
-			if set, err = t.m.cfg.Store.NodeSet(ctx, t.id); err != nil {
+			if n, err = t.m.cfg.Store.Node(ctx, t.id); err != nil {
 				t.unlock()
 			}
 		}
@@ -72,16 +79,17 @@ func (t *Task) lockAndLoad(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := t.bind(ctx, set); err != nil {
+	if err := t.bind(ctx, n); err != nil {
 		t.unlock()
 		return err
 	}
 	return nil
 }
 
-// bind adopts a loaded node and binds its driver.
-func (t *Task) bind(ctx context.Context, set *store.NodeSet) error {
-	name := set.Node.Driver
+// bind adopts a loaded node, forgets children read before, and binds the
+// driver.
+func (t *Task) bind(ctx context.Context, n *store.Node) error {
+	name := n.Driver
 	if t.driverName != "" {
 		name = t.driverName
 	}
@@ -89,7 +97,8 @@ func (t *Task) bind(ctx context.Context, set *store.NodeSet) error {
 	if err != nil {
 		return fmt.Errorf("node %s: %w", t.id, err)
 	}
-	t.set = set
+	t.node = n
+	t.loaded.ports, t.loaded.conns, t.loaded.targets = false, false, false
 	t.driver = drivers.NewHandle(d, t, t.m.cfg.Middleware...)
 	t.log = t.m.log.With("node", t.id, "purpose", t.purpose, "agent", t.m.cfg.AgentID, "request_id", RequestID(ctx))
 	return nil
@@ -97,16 +106,37 @@ func (t *Task) bind(ctx context.Context, set *store.NodeSet) error {
 
 // Node returns the task's copy of the node. Change it and call Save to
 // write it back.
-func (t *Task) Node() *store.Node { return t.set.Node }
+func (t *Task) Node() *store.Node { return t.node }
 
-// Ports returns the node's ports as loaded with the task.
-func (t *Task) Ports() []*store.Port { return t.set.Ports }
+// Ports returns the node's ports, read on first use and kept for the task.
+func (t *Task) Ports(ctx context.Context) ([]*store.Port, error) {
+	return loadOnce(ctx, t, &t.ports, &t.loaded.ports, t.m.cfg.Store.Ports)
+}
 
-// VolumeConnectors returns the node's volume connectors.
-func (t *Task) VolumeConnectors() []*store.VolumeConnector { return t.set.VolumeConnectors }
+// VolumeConnectors returns the node's volume connectors, read on first use.
+func (t *Task) VolumeConnectors(ctx context.Context) ([]*store.VolumeConnector, error) {
+	return loadOnce(ctx, t, &t.conns, &t.loaded.conns, t.m.cfg.Store.VolumeConnectors)
+}
 
-// VolumeTargets returns the node's volume targets.
-func (t *Task) VolumeTargets() []*store.VolumeTarget { return t.set.VolumeTargets }
+// VolumeTargets returns the node's volume targets, read on first use.
+func (t *Task) VolumeTargets(ctx context.Context) ([]*store.VolumeTarget, error) {
+	return loadOnce(ctx, t, &t.targets, &t.loaded.targets, t.m.cfg.Store.VolumeTargets)
+}
+
+func loadOnce[T any](ctx context.Context, t *Task, dst *[]*T, loaded *bool,
+	list func(context.Context, store.ChildFilter) ([]*T, error)) ([]*T, error) {
+	if t.Released() {
+		return nil, ErrReleased
+	}
+	if !*loaded {
+		v, err := list(ctx, store.ChildFilter{NodeUUID: t.id})
+		if err != nil {
+			return nil, err
+		}
+		*dst, *loaded = v, true
+	}
+	return *dst, nil
+}
 
 // Driver returns the node's driver, guarded: its setters run only while the
 // task is exclusive.
@@ -141,7 +171,7 @@ func (t *Task) Released() bool {
 
 // DriverNode implements drivers.Binding.
 func (t *Task) DriverNode() drivers.Node {
-	n := t.set.Node
+	n := t.node
 	return drivers.Node{UUID: n.UUID, Name: n.Name, Info: drivers.Info(n.DriverInfo)}
 }
 
@@ -162,9 +192,9 @@ func (t *Task) UpgradeLock(ctx context.Context, purpose string) error {
 	t.shared = false
 	t.mu.Unlock()
 	t.purpose = purpose
-	set, err := t.m.cfg.Store.NodeSet(ctx, t.id)
+	n, err := t.m.cfg.Store.Node(ctx, t.id)
 	if err == nil {
-		err = t.bind(ctx, set)
+		err = t.bind(ctx, n)
 	}
 	if err != nil {
 		return fmt.Errorf("reload after lock upgrade: %w", err)
@@ -179,19 +209,20 @@ func (t *Task) Save(ctx context.Context) error {
 	if t.Released() {
 		return ErrReleased
 	}
-	return t.m.cfg.Store.UpdateNode(ctx, t.set.Node)
+	return t.m.cfg.Store.UpdateNode(ctx, t.node)
 }
 
-// Refresh reloads the node and its children.
+// Refresh rereads the node and forgets the children read so far.
 func (t *Task) Refresh(ctx context.Context) error {
 	if t.Released() {
 		return ErrReleased
 	}
-	set, err := t.m.cfg.Store.NodeSet(ctx, t.id)
+	n, err := t.m.cfg.Store.Node(ctx, t.id)
 	if err != nil {
 		return err
 	}
-	t.set = set
+	t.node = n
+	t.loaded.ports, t.loaded.conns, t.loaded.targets = false, false, false
 	return nil
 }
 

@@ -110,8 +110,18 @@ func TestAcquireExclusive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if task.Shared() || task.Node().UUID != n.UUID || len(task.Ports()) != 1 || task.Driver().Name() != "fake" {
-		t.Fatalf("task: shared=%v node=%s ports=%d", task.Shared(), task.Node().UUID, len(task.Ports()))
+	ports, err := task.Ports(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if task.Shared() || task.Node().UUID != n.UUID || len(ports) != 1 || task.Driver().Name() != "fake" {
+		t.Fatalf("task: shared=%v node=%s ports=%d", task.Shared(), task.Node().UUID, len(ports))
+	}
+	if c, err := task.VolumeConnectors(bg); err != nil || len(c) != 0 {
+		t.Fatalf("connectors: %v %v", c, err)
+	}
+	if v, err := task.VolumeTargets(bg); err != nil || len(v) != 0 {
+		t.Fatalf("targets: %v %v", v, err)
 	}
 	got, _ := e.db.Node(bg, n.UUID)
 	if got.Reservation != "agent-a" || got.ReservationPurpose != "power on" {

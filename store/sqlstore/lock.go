@@ -31,21 +31,23 @@ func (db *DB) Reserve(ctx context.Context, node string, r lock.Reservation) erro
 	})
 }
 
-// ReserveNodeSet takes the node's lock like Reserve and returns the node with
-// its ports, connectors and targets, all in the same single UPDATE statement
-// (its RETURNING clause carries the node and its children). It is what the
-// task manager uses to acquire a task: one round trip instead of two.
-func (db *DB) ReserveNodeSet(ctx context.Context, uuid string, r lock.Reservation) (*store.NodeSet, error) {
-	var set *store.NodeSet
+// ReserveNode takes the node's lock like Reserve and returns the node as
+// the same single UPDATE statement leaves it (its RETURNING clause carries
+// the row). It is what the task manager uses to acquire a task: one round
+// trip where Reserve and a read would take two.
+func (db *DB) ReserveNode(ctx context.Context, uuid string, r lock.Reservation) (*store.Node, error) {
+	n := new(store.Node)
 	err := db.reserve(ctx, uuid, r, func(ctx context.Context) (bool, error) {
-		var err error
-		set, err = db.scanNodeSet(db.w.QueryRowContext(ctx, db.q.reserveNodeSet, uuid, r.Holder, r.Purpose), uuid)
-		if errors.Is(err, store.ErrNotFound) {
+		err := db.w.QueryRowContext(ctx, db.q.reserveNode, uuid, r.Holder, r.Purpose).Scan(nodes.ptrs(n)...)
+		if errors.Is(err, sql.ErrNoRows) {
 			return false, nil // missing or held: reserve finds out which
 		}
 		return err == nil, err
 	})
-	return set, err
+	if err != nil {
+		return nil, err
+	}
+	return n, nil
 }
 
 // reserve runs take, a conditional update that reports whether it took the

@@ -180,15 +180,13 @@ func (db *DB) DeleteNode(ctx context.Context, id string) error {
 type queries struct {
 	nodeSetByUUID, nodeSetByName string
 	reserveByUUID, reserveByName string
-	reserveNodeSet               string
+	reserveNode                  string
 	reservation                  string
 	release                      string
 }
 
 func buildQueries(d dialect) queries {
-	// The node's columns and its children as JSON arrays, for a statement
-	// on the nodes table. (The table is not aliased: SQLite resolves no
-	// alias of an UPDATE's table in its RETURNING clause.)
+	// The node's columns and its children as JSON arrays.
 	cols := make([]string, 0, len(nodes.cols)+2)
 	for _, c := range strings.Split(nodes.selectCols(), ", ") {
 		cols = append(cols, "nodes."+c)
@@ -203,8 +201,8 @@ func buildQueries(d dialect) queries {
 		nodeSetByName: fmt.Sprintf(nodeSet, "name"),
 		reserveByUUID: fmt.Sprintf(reserve, "uuid"),
 		reserveByName: fmt.Sprintf(reserve, "name"),
-		reserveNodeSet: "UPDATE nodes SET reservation = $2, reservation_purpose = $3, reserved_at = " + d.now +
-			" WHERE nodes.uuid = $1 AND nodes.reservation IS NULL RETURNING " + withChildren,
+		reserveNode: "UPDATE nodes SET reservation = $2, reservation_purpose = $3, reserved_at = " + d.now +
+			" WHERE uuid = $1 AND reservation IS NULL RETURNING " + nodes.selectCols(),
 		reservation: "SELECT reservation, reservation_purpose, reserved_at FROM nodes WHERE %s = $1",
 		release: "UPDATE nodes SET reservation = NULL, reservation_purpose = NULL, reserved_at = NULL" +
 			" WHERE uuid = $1 AND reservation = $2",

@@ -90,7 +90,7 @@ func TestMigrationsIdempotent(t *testing.T) {
 	}
 }
 
-func TestReserveNodeSet(t *testing.T) {
+func TestReserveNode(t *testing.T) {
 	ctx := context.Background()
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
@@ -102,19 +102,19 @@ func TestReserveNodeSet(t *testing.T) {
 			if err := db.CreatePort(ctx, &store.Port{NodeUUID: n.UUID, Address: "52:54:00:00:00:aa"}); err != nil {
 				t.Fatal(err)
 			}
-			set, err := db.ReserveNodeSet(ctx, n.UUID, lock.Reservation{Holder: "a", Purpose: "p"})
+			got, err := db.ReserveNode(ctx, n.UUID, lock.Reservation{Holder: "a", Purpose: "p"})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if set.Node.Reservation != "a" || set.Node.ReservationPurpose != "p" || len(set.Ports) != 1 || set.Node.DriverInfo["password"] != "secret" {
-				t.Fatalf("reserved set: %+v ports %d", set.Node, len(set.Ports))
+			if got.Reservation != "a" || got.ReservationPurpose != "p" || got.ReservedAt == nil || got.DriverInfo["password"] != "secret" || got.Version != 1 {
+				t.Fatalf("reserved node: %+v", got)
 			}
-			_, err = db.ReserveNodeSet(ctx, n.UUID, lock.Reservation{Holder: "b"})
+			_, err = db.ReserveNode(ctx, n.UUID, lock.Reservation{Holder: "b"})
 			var le *lock.LockedError
 			if !errors.As(err, &le) || le.Holder != "a" || le.Purpose != "p" {
 				t.Fatalf("second reserve: %v", err)
 			}
-			if _, err := db.ReserveNodeSet(ctx, "6f1b1c5e-0000-4000-8000-000000000000", lock.Reservation{Holder: "b"}); !errors.Is(err, store.ErrNotFound) {
+			if _, err := db.ReserveNode(ctx, "6f1b1c5e-0000-4000-8000-000000000000", lock.Reservation{Holder: "b"}); !errors.Is(err, store.ErrNotFound) {
 				t.Fatalf("missing node: %v", err)
 			}
 		})
