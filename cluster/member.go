@@ -30,7 +30,11 @@ type Config struct {
 	// Timeout after which an agent without a heartbeat is dead; default 60s.
 	// It must be several Intervals.
 	Timeout time.Duration
-	Logger  *slog.Logger
+	// VirtualNodes is the number of points each agent has on the ownership
+	// Ring; default DefaultVirtualNodes. Every agent of a group must use the
+	// same value, or they disagree on who owns a node.
+	VirtualNodes int
+	Logger       *slog.Logger
 }
 
 // Member is one agent's part in the cluster.
