@@ -14,7 +14,10 @@ import (
 
 type sweeps struct{ n int }
 
-func (s *sweeps) RecoverStale(context.Context, time.Duration) ([]string, error) { s.n++; return nil, nil }
+func (s *sweeps) RecoverStale(context.Context, time.Duration) ([]string, error) {
+	s.n++
+	return nil, nil
+}
 
 func TestMembership(t *testing.T) {
 	defer goleak.VerifyNone(t)
