@@ -12,7 +12,7 @@ func (db *DB) Heartbeat(ctx context.Context, a store.Agent) error {
 	q := "INSERT INTO agents (id, hostname, agent_group, started_at, last_heartbeat) VALUES ($1, $2, $3, " +
 		db.d.now + ", " + db.d.now + ") ON CONFLICT (id) DO UPDATE SET hostname = excluded.hostname, " +
 		"agent_group = excluded.agent_group, last_heartbeat = excluded.last_heartbeat"
-	_, err := db.w.ExecContext(ctx, q, a.ID, a.Hostname, a.Group)
+	_, err := db.w.exec(ctx, q, a.ID, a.Hostname, a.Group)
 	return db.err(err, "heartbeat")
 }
 
@@ -20,7 +20,7 @@ func (db *DB) Heartbeat(ctx context.Context, a store.Agent) error {
 func (db *DB) Agents(ctx context.Context, timeout time.Duration) ([]store.Agent, error) {
 	q := "SELECT id, hostname, agent_group, started_at, last_heartbeat, last_heartbeat >= " + db.d.now +
 		" - $1 FROM agents ORDER BY id"
-	rows, err := db.r.QueryContext(ctx, q, timeout.Microseconds())
+	rows, err := db.r.query(ctx, q, timeout.Microseconds())
 	if err != nil {
 		return nil, db.err(err, "list agents")
 	}
@@ -38,11 +38,11 @@ func (db *DB) Agents(ctx context.Context, timeout time.Duration) ([]store.Agent,
 
 // DeleteAgent implements store.Store.
 func (db *DB) DeleteAgent(ctx context.Context, id string) error {
-	res, err := db.w.ExecContext(ctx, "DELETE FROM agents WHERE id = $1", id)
+	n, err := db.w.exec(ctx, "DELETE FROM agents WHERE id = $1", id)
 	if err != nil {
 		return db.err(err, "delete agent")
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	if n == 0 {
 		return &store.NotFoundError{Kind: "agent", ID: id}
 	}
 	return nil

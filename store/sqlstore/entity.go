@@ -77,7 +77,7 @@ func insertRow[T any](ctx context.Context, db *DB, e *entity[T], x *T) error {
 	q := fmt.Sprintf("INSERT INTO %s (uuid, %s, created_at, updated_at) VALUES ($1, %s, %s, %s) RETURNING created_at, updated_at",
 		e.table, strings.Join(e.cols, ", "), placeholders(2, len(e.cols)), db.d.now, db.d.now)
 	args := append([]any{*id}, e.vals(x)...)
-	err := db.w.QueryRowContext(ctx, q, args...).Scan(e.timePtrs(x)...)
+	err := db.w.queryRow(ctx, q, args...).Scan(e.timePtrs(x)...)
 	return db.writeErr(err, e.kind, e.unique(x), "create "+e.kind)
 }
 
@@ -93,7 +93,7 @@ func (db *DB) writeErr(err error, kind, unique, op string) error {
 func getRow[T any](ctx context.Context, db *DB, e *entity[T], col string, arg any) (*T, error) {
 	x := new(T)
 	q := fmt.Sprintf("SELECT %s FROM %s WHERE %s = $1", e.selectCols(), e.table, col)
-	err := db.r.QueryRowContext(ctx, q, arg).Scan(e.ptrs(x)...)
+	err := db.r.queryRow(ctx, q, arg).Scan(e.ptrs(x)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, &store.NotFoundError{Kind: e.kind, ID: fmt.Sprint(arg)}
 	}
@@ -123,7 +123,7 @@ func listRows[T any](ctx context.Context, db *DB, e *entity[T], where []string, 
 		n := len(args)
 		where = append(where, fmt.Sprintf("(%s, id) %s (SELECT %s, id FROM %s WHERE uuid = $%d)", key, cmp, key, e.table, n))
 		var exists int
-		if err := db.r.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+e.table+" WHERE uuid = $1", p.Marker).Scan(&exists); err != nil {
+		if err := db.r.queryRow(ctx, "SELECT COUNT(*) FROM "+e.table+" WHERE uuid = $1", p.Marker).Scan(&exists); err != nil {
 			return nil, db.err(err, "list "+e.kind+"s")
 		}
 		if exists == 0 {
@@ -138,7 +138,7 @@ func listRows[T any](ctx context.Context, db *DB, e *entity[T], where []string, 
 	if p.Limit > 0 {
 		q += " LIMIT " + strconv.Itoa(p.Limit)
 	}
-	rows, err := db.r.QueryContext(ctx, q, args...)
+	rows, err := db.r.query(ctx, q, args...)
 	if err != nil {
 		return nil, db.err(err, "list "+e.kind+"s")
 	}
@@ -177,7 +177,7 @@ func updateRow[T any](ctx context.Context, db *DB, e *entity[T], x *T, set []str
 	}
 	args = append(args, condArgs...)
 	q += " RETURNING updated_at"
-	err := db.w.QueryRowContext(ctx, q, args...).Scan(e.timePtrs(x)[1])
+	err := db.w.queryRow(ctx, q, args...).Scan(e.timePtrs(x)[1])
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -188,11 +188,11 @@ func updateRow[T any](ctx context.Context, db *DB, e *entity[T], x *T, set []str
 }
 
 func deleteRow[T any](ctx context.Context, db *DB, e *entity[T], id string) error {
-	res, err := db.w.ExecContext(ctx, "DELETE FROM "+e.table+" WHERE uuid = $1", id)
+	n, err := db.w.exec(ctx, "DELETE FROM "+e.table+" WHERE uuid = $1", id)
 	if err != nil {
 		return db.err(err, "delete "+e.kind)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	if n == 0 {
 		return &store.NotFoundError{Kind: e.kind, ID: id}
 	}
 	return nil

@@ -22,11 +22,7 @@ func (db *DB) Reserve(ctx context.Context, node string, r lock.Reservation) erro
 		if identCol(node) == "name" {
 			q = db.q.reserveByName
 		}
-		res, err := db.w.ExecContext(ctx, q, node, r.Holder, r.Purpose)
-		if err != nil {
-			return false, err
-		}
-		n, err := res.RowsAffected()
+		n, err := db.w.exec(ctx, q, node, r.Holder, r.Purpose)
 		return n == 1, err
 	})
 }
@@ -38,7 +34,7 @@ func (db *DB) Reserve(ctx context.Context, node string, r lock.Reservation) erro
 func (db *DB) ReserveNode(ctx context.Context, uuid string, r lock.Reservation) (*store.Node, error) {
 	n := new(store.Node)
 	err := db.reserve(ctx, uuid, r, func(ctx context.Context) (bool, error) {
-		err := db.w.QueryRowContext(ctx, db.q.reserveNode, uuid, r.Holder, r.Purpose).Scan(nodes.ptrs(n)...)
+		err := db.w.queryRow(ctx, db.q.reserveNode, uuid, r.Holder, r.Purpose).Scan(nodes.ptrs(n)...)
 		if errors.Is(err, sql.ErrNoRows) {
 			return false, nil // missing or held: reserve finds out which
 		}
@@ -74,7 +70,7 @@ func (db *DB) reserve(ctx context.Context, node string, r lock.Reservation, take
 		}
 		var holder, purpose string
 		var since *time.Time
-		err = db.r.QueryRowContext(wctx, fmt.Sprintf(db.q.reservation, identCol(node)), node).
+		err = db.r.queryRow(wctx, fmt.Sprintf(db.q.reservation, identCol(node)), node).
 			Scan(text{&holder}, text{&purpose}, nullMicros{&since})
 		if errors.Is(err, sql.ErrNoRows) {
 			return &store.NotFoundError{Kind: "node", ID: node}
@@ -95,11 +91,11 @@ func (db *DB) reserve(ctx context.Context, node string, r lock.Reservation, take
 
 // Release implements lock.Backend.
 func (db *DB) Release(ctx context.Context, node, holder string) error {
-	res, err := db.w.ExecContext(ctx, db.q.release, node, holder)
+	n, err := db.w.exec(ctx, db.q.release, node, holder)
 	if err != nil {
 		return db.err(err, "release node")
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	if n == 0 {
 		return fmt.Errorf("release node %s by %s: %w", node, holder, lock.ErrNotHolder)
 	}
 	return nil
@@ -118,7 +114,7 @@ func (db *DB) ReleaseStale(ctx context.Context, timeout time.Duration, except st
 
 func (db *DB) releaseWhere(ctx context.Context, cond string, args ...any) ([]string, error) {
 	q := "UPDATE nodes SET reservation = NULL, reservation_purpose = NULL, reserved_at = NULL WHERE " + cond + " RETURNING uuid"
-	rows, err := db.w.QueryContext(ctx, q, args...)
+	rows, err := db.w.query(ctx, q, args...)
 	if err != nil {
 		return nil, db.err(err, "release locks")
 	}

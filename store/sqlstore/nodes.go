@@ -84,10 +84,10 @@ func (db *DB) NodeSet(ctx context.Context, ident string) (*store.NodeSet, error)
 	if identCol(ident) == "name" {
 		q = db.q.nodeSetByName
 	}
-	return db.scanNodeSet(db.r.QueryRowContext(ctx, q, ident), ident)
+	return db.scanNodeSet(db.r.queryRow(ctx, q, ident), ident)
 }
 
-func (db *DB) scanNodeSet(row *sql.Row, ident string) (*store.NodeSet, error) {
+func (db *DB) scanNodeSet(row row, ident string) (*store.NodeSet, error) {
 	var s store.NodeSet
 	s.Node = new(store.Node)
 	var ports, conns, targets []byte
@@ -163,11 +163,11 @@ func (db *DB) UpdateNode(ctx context.Context, n *store.Node) error {
 
 // DeleteNode implements store.Store.
 func (db *DB) DeleteNode(ctx context.Context, id string) error {
-	res, err := db.w.ExecContext(ctx, "DELETE FROM nodes WHERE uuid = $1 AND reservation IS NULL", id)
+	n, err := db.w.exec(ctx, "DELETE FROM nodes WHERE uuid = $1 AND reservation IS NULL", id)
 	if err != nil {
 		return db.err(err, "delete node")
 	}
-	if n, _ := res.RowsAffected(); n == 1 {
+	if n == 1 {
 		return nil
 	}
 	if _, err := db.Node(ctx, id); err != nil {

@@ -16,8 +16,10 @@ import (
 
 	"github.com/bmc-agent/bmc-agent/store"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
-	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
 
 //go:embed migrations/*.sql
@@ -34,8 +36,11 @@ type Options struct {
 type DB struct {
 	d dialect
 	// w runs writes, r runs reads; for PostgreSQL they are the same pool.
-	w, r *sql.DB
-	q    queries
+	w, r conn
+	// migrations returns a database/sql handle to migrate with, and a
+	// function to let go of it.
+	migrations func() (*sql.DB, func())
+	q          queries
 	// desc names the database for humans, without credentials.
 	desc string
 }
@@ -56,7 +61,7 @@ func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
 	var db *DB
 	var err error
 	if IsPostgres(dsn) {
-		db, err = openPostgres(dsn, opt)
+		db, err = openPostgres(ctx, dsn, opt)
 	} else {
 		db, err = openSQLite(strings.TrimPrefix(dsn, "sqlite://"), opt)
 	}
@@ -70,19 +75,38 @@ func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
 	return db, nil
 }
 
-func openPostgres(dsn string, opt Options) (*DB, error) {
-	pool, err := sql.Open("pgx", dsn)
+func openPostgres(ctx context.Context, dsn string, opt Options) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("open postgres: %w", err)
+		return nil, fmt.Errorf("open postgres: %w", redactDSNError(err))
 	}
-	pool.SetMaxOpenConns(opt.MaxConns)
-	pool.SetMaxIdleConns(opt.MaxConns)
-	pool.SetConnMaxIdleTime(5 * time.Minute)
+	cfg.MaxConns = int32(opt.MaxConns)
+	cfg.MaxConnIdleTime = 5 * time.Minute
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", redactDSNError(err))
+	}
 	desc := "postgres"
 	if u, err := url.Parse(dsn); err == nil {
 		desc = "postgres://" + u.Host + u.Path
 	}
-	return newDB(postgresDialect, pool, pool, desc), nil
+	c := pgxConn{pool}
+	db := newDB(postgresDialect, c, c, desc)
+	db.migrations = func() (*sql.DB, func()) {
+		sdb := stdlib.OpenDBFromPool(pool)
+		return sdb, func() { sdb.Close() }
+	}
+	return db, nil
+}
+
+// redactDSNError keeps a malformed URL's password out of the message: pgx
+// quotes the URL it could not parse.
+func redactDSNError(err error) error {
+	var pe *pgconn.ParseConfigError
+	if errors.As(err, &pe) {
+		return errors.New("invalid PostgreSQL URL (check its syntax; the password is not shown)")
+	}
+	return err
 }
 
 func openSQLite(file string, opt Options) (*DB, error) {
@@ -105,10 +129,12 @@ func openSQLite(file string, opt Options) (*DB, error) {
 	}
 	r.SetMaxOpenConns(opt.MaxConns)
 	r.SetMaxIdleConns(opt.MaxConns)
-	return newDB(sqliteDialect, w, r, "sqlite:"+file), nil
+	db := newDB(sqliteDialect, sqlConn{w}, sqlConn{r}, "sqlite:"+file)
+	db.migrations = func() (*sql.DB, func()) { return w, func() {} }
+	return db, nil
 }
 
-func newDB(d dialect, w, r *sql.DB, desc string) *DB {
+func newDB(d dialect, w, r conn, desc string) *DB {
 	return &DB{d: d, w: w, r: r, q: buildQueries(d), desc: desc}
 }
 
@@ -120,17 +146,17 @@ func (db *DB) Dialect() string { return db.d.name }
 
 // Close closes the database.
 func (db *DB) Close() error {
-	err := db.w.Close()
+	db.w.close()
 	if db.r != db.w {
-		err = errors.Join(err, db.r.Close())
+		db.r.close()
 	}
-	return err
+	return nil
 }
 
 // Ping implements store.Store: the database answers and is migrated.
 func (db *DB) Ping(ctx context.Context) error {
 	var v int
-	if err := db.r.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&v); err != nil {
+	if err := db.r.queryRow(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&v); err != nil {
 		return db.err(err, "ping")
 	}
 	if want := len(migrationFiles()); v < want {
@@ -162,7 +188,9 @@ func migrationFiles() []string {
 // transaction, holding a database-wide lock (an advisory lock on PostgreSQL,
 // the write lock on SQLite) so that agents starting together do not race.
 func (db *DB) migrate(ctx context.Context) error {
-	conn, err := db.w.Conn(ctx)
+	sdb, done := db.migrations()
+	defer done()
+	conn, err := sdb.Conn(ctx)
 	if err != nil {
 		return db.err(err, "migrate")
 	}
