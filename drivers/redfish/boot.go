@@ -1,0 +1,190 @@
+package redfish
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+
+	"github.com/stmcginnis/gofish/redfish"
+
+	"github.com/bmc-agent/bmc-agent/drivers"
+)
+
+// bootTargets maps the agent's boot devices to Redfish override targets, as
+// Ironic does. safe and wanboot have no Redfish equivalent.
+var bootTargets = map[drivers.BootDevice]redfish.BootSourceOverrideTarget{
+	drivers.BootPXE:      redfish.PxeBootSourceOverrideTarget,
+	drivers.BootDisk:     redfish.HddBootSourceOverrideTarget,
+	drivers.BootCDROM:    redfish.CdBootSourceOverrideTarget,
+	drivers.BootBIOS:     redfish.BiosSetupBootSourceOverrideTarget,
+	drivers.BootUSB:      redfish.UsbBootSourceOverrideTarget,
+	drivers.BootUEFIHTTP: redfish.UefiHTTPBootSourceOverrideTarget,
+}
+
+// bootModes maps the agent's boot modes to BootSourceOverrideMode values.
+var bootModes = map[drivers.BootMode]redfish.BootSourceOverrideMode{
+	drivers.BootModeUEFI: redfish.UEFIBootSourceOverrideMode,
+	drivers.BootModeBIOS: redfish.LegacyBootSourceOverrideMode,
+}
+
+func deviceOf(t redfish.BootSourceOverrideTarget) drivers.BootDevice {
+	for dev, tt := range bootTargets {
+		if tt == t {
+			return dev
+		}
+	}
+	return drivers.NoBootDevice
+}
+
+func modeOf(m redfish.BootSourceOverrideMode) drivers.BootMode {
+	for mode, mm := range bootModes {
+		if mm == m {
+			return mode
+		}
+	}
+	return drivers.NoBootMode
+}
+
+// BootDevice implements drivers.BootDeviceGetter: the override target while
+// the override is enabled (Once or Continuous), else no device. Read-only.
+func (d *Driver) BootDevice(ctx context.Context, n drivers.Node) (drivers.BootDeviceStatus, error) {
+	var st drivers.BootDeviceStatus
+	err := d.run(ctx, n, drivers.ManagementInterface, "get boot device", func(cl *call) error {
+		s, err := cl.system()
+		if err != nil {
+			return err
+		}
+		persistent := s.Boot.BootSourceOverrideEnabled == redfish.ContinuousBootSourceOverrideEnabled
+		st = drivers.BootDeviceStatus{Persistent: &persistent}
+		if s.Boot.BootSourceOverrideEnabled != redfish.DisabledBootSourceOverrideEnabled {
+			st.Device = deviceOf(s.Boot.BootSourceOverrideTarget)
+		}
+		return nil
+	})
+	return st, err
+}
+
+// SupportedBootDevices implements drivers.BootDeviceGetter: the devices
+// among the system's allowable override targets (every mapped one if it
+// lists none). Read-only.
+func (d *Driver) SupportedBootDevices(ctx context.Context, n drivers.Node) ([]drivers.BootDevice, error) {
+	var out []drivers.BootDevice
+	err := d.run(ctx, n, drivers.ManagementInterface, "list boot devices", func(cl *call) error {
+		s, err := cl.system()
+		if err != nil {
+			return err
+		}
+		for _, dev := range drivers.BootDevices {
+			if t, ok := bootTargets[dev]; ok && (len(s.boot.Targets) == 0 || slices.Contains(s.boot.Targets, string(t))) {
+				out = append(out, dev)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// SetBootDevice implements drivers.BootDeviceSetter: a PATCH of the
+// system's Boot override (target, Once or Continuous, and the mode if asked)
+// with If-Match of the ETag just read; a stale ETag (412) is read again and
+// the PATCH retried once. A system that already has the override gets no
+// PATCH. Mutating; idempotent.
+func (d *Driver) SetBootDevice(ctx context.Context, n drivers.Node, dev drivers.BootDevice, opts drivers.BootOptions) error {
+	return d.run(ctx, n, drivers.ManagementInterface, "set boot device to "+string(dev), func(cl *call) error {
+		target, ok := bootTargets[dev]
+		if !ok {
+			return unsupported("Redfish has no boot source for %q", dev)
+		}
+		enabled := redfish.OnceBootSourceOverrideEnabled
+		if opts.Persistent {
+			enabled = redfish.ContinuousBootSourceOverrideEnabled
+		}
+		return cl.patchBoot(func(s *system) (redfish.Boot, bool, error) {
+			if len(s.boot.Targets) > 0 && !slices.Contains(s.boot.Targets, string(target)) {
+				return redfish.Boot{}, false, rejected("boot source %s is not among those the system allows %v", target, s.boot.Targets)
+			}
+			if len(s.boot.Enabled) > 0 && !slices.Contains(s.boot.Enabled, string(enabled)) {
+				return redfish.Boot{}, false, rejected("override %s is not among those the system allows %v", enabled, s.boot.Enabled)
+			}
+			b := redfish.Boot{BootSourceOverrideTarget: target, BootSourceOverrideEnabled: enabled}
+			same := s.Boot.BootSourceOverrideTarget == target && s.Boot.BootSourceOverrideEnabled == enabled
+			if opts.Mode != drivers.NoBootMode {
+				m, err := s.checkMode(opts.Mode)
+				if err != nil {
+					return redfish.Boot{}, false, err
+				}
+				b.BootSourceOverrideMode = m
+				same = same && s.Boot.BootSourceOverrideMode == m
+			}
+			return b, !same, nil
+		})
+	})
+}
+
+// BootMode implements drivers.BootModeGetter: the system's
+// BootSourceOverrideMode (NoBootMode where it exposes none). Read-only.
+func (d *Driver) BootMode(ctx context.Context, n drivers.Node) (drivers.BootMode, error) {
+	mode := drivers.NoBootMode
+	err := d.run(ctx, n, drivers.ManagementInterface, "get boot mode", func(cl *call) error {
+		s, err := cl.system()
+		if err != nil {
+			return err
+		}
+		mode = modeOf(s.Boot.BootSourceOverrideMode)
+		return nil
+	})
+	return mode, err
+}
+
+// SetBootMode implements drivers.BootModeSetter with a PATCH of
+// BootSourceOverrideMode, where the system exposes it. Mutating; idempotent.
+func (d *Driver) SetBootMode(ctx context.Context, n drivers.Node, mode drivers.BootMode) error {
+	return d.run(ctx, n, drivers.ManagementInterface, "set boot mode to "+string(mode), func(cl *call) error {
+		return cl.patchBoot(func(s *system) (redfish.Boot, bool, error) {
+			m, err := s.checkMode(mode)
+			if err != nil {
+				return redfish.Boot{}, false, err
+			}
+			return redfish.Boot{BootSourceOverrideMode: m}, s.Boot.BootSourceOverrideMode != m, nil
+		})
+	})
+}
+
+// checkMode maps mode and checks that the system exposes and allows it.
+func (s *system) checkMode(mode drivers.BootMode) (redfish.BootSourceOverrideMode, error) {
+	m, ok := bootModes[mode]
+	if !ok {
+		return "", unsupported("Redfish has no boot mode %q", mode)
+	}
+	if s.boot.Mode == nil {
+		return "", unsupported("the system does not expose BootSourceOverrideMode")
+	}
+	if len(s.boot.Modes) > 0 && !slices.Contains(s.boot.Modes, string(m)) {
+		return "", rejected("boot mode %s is not among those the system allows %v", m, s.boot.Modes)
+	}
+	return m, nil
+}
+
+// patchBoot reads the system, asks build for the Boot change (and whether
+// one is needed), and PATCHes it with If-Match; on 412 it reads and tries
+// once more.
+func (cl *call) patchBoot(build func(*system) (redfish.Boot, bool, error)) error {
+	for attempt := 1; ; attempt++ {
+		s, err := cl.system()
+		if err != nil {
+			return err
+		}
+		b, needed, err := build(s)
+		if err != nil || !needed {
+			return err
+		}
+		s.DisableEtagMatch(false) // PATCH carries the ETag just read
+		err = s.SetBoot(b)
+		var re *ResponseError
+		if attempt == 1 && errors.As(err, &re) && re.Status == http.StatusPreconditionFailed {
+			continue
+		}
+		return err
+	}
+}
