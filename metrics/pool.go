@@ -19,7 +19,7 @@ type Pool struct {
 // NewPool returns the worker pool collector.
 func NewPool(src PoolStater) *Pool {
 	return &Pool{
-		src: src,
+		src:  src,
 		size: prometheus.NewDesc(namespace+"_workers", "Size of the background worker pool (power and provisioning work).", nil, nil),
 		busy: prometheus.NewDesc(namespace+"_workers_busy", "Background workers running or reserved.", nil, nil),
 		rejected: prometheus.NewDesc(namespace+"_worker_spawns_rejected_total",
