@@ -52,6 +52,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		newVersionCmd(),
 		newServeCmd(),
 		newSimCmd(),
+		newNodeCmd(),
 	)
 	root.SetArgs(args)
 	root.SetOut(stdout)
