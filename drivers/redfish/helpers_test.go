@@ -3,8 +3,12 @@ package redfish_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
+	"net/http/httptest"
 	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -149,3 +153,81 @@ func simSessions(t *testing.T, sim *simulator.Simulator) int {
 
 // mutations counts the mutating requests a system received.
 func mutations(sim *simulator.Simulator, id string) uint64 { return sim.System(id).Status().Mutations }
+
+// front serves the simulator's handler through hook, which sees every
+// request first and may answer it itself (returning true). The server stops
+// with the test, after a driver created later has been closed.
+func front(t *testing.T, sim *simulator.Simulator, hook func(w http.ResponseWriter, r *http.Request) bool) string {
+	t.Helper()
+	h := sim.Handler()
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hook != nil && hook(w, r) {
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(ts.Close)
+	return ts.URL
+}
+
+// rewrite serves r through h and lets edit change the JSON answer (of a GET
+// that succeeded) before it is sent.
+func rewrite(w http.ResponseWriter, r *http.Request, h http.Handler, edit func(map[string]any)) {
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	body := rec.Body.Bytes()
+	if rec.Code == http.StatusOK {
+		var m map[string]any
+		if err := json.Unmarshal(body, &m); err == nil {
+			edit(m)
+			body, _ = json.Marshal(m)
+		}
+	}
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(rec.Code)
+	w.Write(body)
+}
+
+// checkErr asserts that err is a *drivers.DriverError that names an
+// operation and a BMC, wraps want, and holds no password.
+func checkErr(t *testing.T, err error, want error) *drivers.DriverError {
+	t.Helper()
+	var de *drivers.DriverError
+	if !errors.As(err, &de) {
+		t.Fatalf("error %v (%T) is not a *drivers.DriverError", err, err)
+	}
+	if !errors.Is(err, want) {
+		t.Fatalf("error %q does not wrap %q", err, want)
+	}
+	if de.Driver != redfish.Name || de.Op == "" || de.BMC == "" {
+		t.Errorf("error %+v does not name driver, operation and BMC", de)
+	}
+	if strings.Contains(err.Error(), pass) || strings.Contains(de.BMC, pass) {
+		t.Errorf("the password leaked into %q", err)
+	}
+	return de
+}
+
+// log returns a system's witness log as "Op Detail Result" lines.
+func witness(sim *simulator.Simulator, id string) []string {
+	var out []string
+	for _, e := range sim.System(id).RequestLog() {
+		out = append(out, strings.TrimSpace(e.Op+" "+e.Detail)+" "+strconv.Itoa(e.Result))
+	}
+	return out
+}
+
+// eventually returns f's first non-empty result, giving the simulator time
+// to notice that a client gave up on a request (it logs the request then).
+func eventually(f func() []string) []string {
+	for range 500 {
+		if v := f(); len(v) > 0 {
+			return v
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return f()
+}
