@@ -15,6 +15,8 @@ import (
 	"github.com/bmc-agent/bmc-agent/drivers"
 	"github.com/bmc-agent/bmc-agent/drivers/fake"
 	"github.com/bmc-agent/bmc-agent/lock"
+	"github.com/bmc-agent/bmc-agent/metrics"
+	"github.com/bmc-agent/bmc-agent/powersync"
 	"github.com/bmc-agent/bmc-agent/store"
 	"github.com/bmc-agent/bmc-agent/store/sqlstore"
 	"github.com/bmc-agent/bmc-agent/taskmanager"
@@ -35,6 +37,12 @@ type serveConfig struct {
 	shutdownTimeout time.Duration
 	logFormat       string
 	logLevel        string
+
+	syncInterval    time.Duration
+	syncWorkers     int
+	syncTimeout     time.Duration
+	forcePowerState bool
+	syncMaxFailures int
 }
 
 func newServeCmd() *cobra.Command {
@@ -67,6 +75,11 @@ func newServeCmd() *cobra.Command {
 	f.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, how long running work may take to finish")
 	f.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.DurationVar(&c.syncInterval, "sync-interval", powersync.DefaultInterval, "interval of the power-state sync of the nodes this agent owns; 0 disables it")
+	f.IntVar(&c.syncWorkers, "sync-workers", powersync.DefaultWorkers, "power-state sync: BMC reads in flight at once")
+	f.DurationVar(&c.syncTimeout, "sync-timeout", powersync.DefaultCallTimeout, "power-state sync: how long one BMC read may take")
+	f.BoolVar(&c.forcePowerState, "force-power-state", false, "power-state sync: power a node back to its recorded state instead of recording the BMC's")
+	f.IntVar(&c.syncMaxFailures, "sync-max-failures", powersync.DefaultMaxFailures, "power-state sync: consecutive failed cycles after which a node goes into maintenance (fault \"power failure\")")
 	return cmd
 }
 
@@ -113,10 +126,12 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 			log.Error("closing drivers", "err", err)
 		}
 	}()
-	locker := lock.NewLocker(db, lock.Policy{Attempts: c.lockAttempts, Interval: c.lockInterval}, nil)
+	mreg := metrics.New(log)
+	driverMetrics, lockMetrics, syncMetrics := metrics.NewDriver(), metrics.NewLock(), metrics.NewSync()
+	locker := lock.NewLocker(db, lock.Policy{Attempts: c.lockAttempts, Interval: c.lockInterval}, lockMetrics)
 	tm, err := taskmanager.New(taskmanager.Config{
 		AgentID: c.agentID, Store: db, Locker: locker, Drivers: reg, Workers: c.workers,
-		Middleware: []drivers.Middleware{drivers.Timeout(2 * time.Minute)}, Logger: log,
+		Middleware: []drivers.Middleware{driverMetrics.Middleware(), drivers.Timeout(2 * time.Minute)}, Logger: log,
 	})
 	if err != nil {
 		return err
@@ -132,6 +147,17 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 	if err != nil {
 		return &usageError{err}
 	}
+	syncLoop, err := powersync.New(powersync.Config{
+		AgentID: c.agentID, Group: c.group, Interval: c.syncInterval, Workers: c.syncWorkers,
+		CallTimeout: c.syncTimeout, ForcePowerState: c.forcePowerState, MaxFailures: c.syncMaxFailures,
+		Logger: log, Observer: syncMetrics,
+	}, tm, db, member)
+	if err != nil {
+		return &usageError{err}
+	}
+	if err := mreg.Register(driverMetrics, lockMetrics, syncMetrics, metrics.NewPool(tm), metrics.NewNodes(db, c.group, 0)); err != nil {
+		return err
+	}
 	if err := member.Join(ctx); err != nil {
 		return fmt.Errorf("join the cluster: %w", err)
 	}
@@ -141,7 +167,7 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           newHandler(db),
+		Handler:           newHandler(db, mreg.Handler()),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
@@ -151,6 +177,15 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 	defer stopBG()
 	memberDone := make(chan struct{})
 	go func() { defer close(memberDone); member.Run(bg) }()
+	syncCtx, stopSync := context.WithCancel(bg)
+	defer stopSync()
+	syncDone := make(chan struct{})
+	go func() {
+		defer close(syncDone)
+		if c.syncInterval > 0 {
+			syncLoop.Run(syncCtx)
+		}
+	}()
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -158,6 +193,7 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 	case err := <-served:
 		stopBG()
 		<-memberDone
+		<-syncDone
 		return err
 	case <-ctx.Done():
 	}
@@ -168,6 +204,8 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("HTTP shutdown", "err", err)
 	}
+	stopSync() // a read in flight is cancelled; a lock it holds is released
+	<-syncDone
 	if err := tm.Shutdown(sctx); err != nil {
 		log.Warn("background work", "err", err)
 	}
@@ -182,9 +220,11 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 	return nil
 }
 
-// newHandler serves the agent's health endpoints.
-func newHandler(db interface{ Ping(context.Context) error }) http.Handler {
+// newHandler serves the agent's health endpoints and its metrics. /metrics
+// must sit behind the same authentication as the API when that is on.
+func newHandler(db interface{ Ping(context.Context) error }, metricsHandler http.Handler) http.Handler {
 	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metricsHandler)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
