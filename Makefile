@@ -1,5 +1,6 @@
 # bmc-agent: the two commands a newcomer needs are `make run` and `make test`.
 
+SHELL   := /bin/bash
 GO      ?= go
 BIN     ?= bin/bmc-agent
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
@@ -27,9 +28,11 @@ lint:
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-## bench: the benchmarks, with their figures and ratios.
+## bench: every benchmark in one run, then one table of figures and ratios
+## (raw output on stderr, the table on stdout and in bench-report.md).
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 3s -timeout 60m ./...
+	set -o pipefail; $(GO) test -run '^$$' -bench . -timeout 60m ./... 2>&1 \
+		| $(GO) run ./internal/tools/benchreport | tee bench-report.md
 
 clean:
 	rm -rf bin
