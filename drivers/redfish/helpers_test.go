@@ -1,9 +1,11 @@
 package redfish_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -230,4 +232,10 @@ func eventually(f func() []string) []string {
 		time.Sleep(10 * time.Millisecond)
 	}
 	return f()
+}
+
+// jsonBody re-encodes a request body a hook has read.
+func jsonBody(v any) io.ReadCloser {
+	b, _ := json.Marshal(v)
+	return io.NopCloser(bytes.NewReader(b))
 }
