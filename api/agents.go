@@ -1,0 +1,185 @@
+package api
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/bmc-agent/bmc-agent/store"
+)
+
+// conductorFields is an agent as GET /v1/conductors shows it: Ironic's
+// conductor, whose hostname is the agent's id (the holder named in a node's
+// reservation).
+func (a *API) conductorFields() []field[store.Agent] {
+	type A = store.Agent
+	return []field[A]{
+		{"hostname", 1, true, func(x *A, _ *view) any { return x.ID }},
+		{"conductor_group", 1, true, func(x *A, _ *view) any { return x.Group }},
+		{"alive", 1, true, func(x *A, _ *view) any { return x.Alive }},
+		{"links", 1, true, func(x *A, c *view) any { return selfLinks(c.base, "conductors/"+url.PathEscape(x.ID)) }},
+		{"drivers", 1, false, func(x *A, _ *view) any {
+			// Only this agent's drivers are known; another agent's are not
+			// recorded anywhere.
+			if x.ID == a.tm.AgentID() {
+				return a.cfg.Drivers.Names()
+			}
+			return nil
+		}},
+		{"created_at", 1, false, func(x *A, _ *view) any { return jsonTime(x.StartedAt) }},
+		{"updated_at", 1, false, func(x *A, _ *view) any { return jsonTime(x.LastHeartbeat) }},
+	}
+}
+
+// agents lists the registered agents with their liveness.
+func (a *API) agents(r *http.Request) ([]*store.Agent, error) {
+	all, err := a.db.Agents(r.Context(), a.cfg.HeartbeatTimeout)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*store.Agent, len(all))
+	for i := range all {
+		out[i] = &all[i]
+	}
+	return out, nil
+}
+
+// listConductors is GET /v1/conductors: every registered agent, alive or
+// not (as Ironic lists conductors until they unregister), paged by hostname.
+func (a *API) listConductors(w http.ResponseWriter, r *http.Request) error {
+	l, err := parseListing(r, a.cfg.MaxLimit, listOptions[store.Agent]{fields: a.conductors, nameMarker: true})
+	if err != nil {
+		return err
+	}
+	all, err := a.agents(r)
+	if err != nil {
+		return err
+	}
+	key := l.page.SortKey
+	switch key {
+	case "", "hostname", "id":
+		key = "hostname"
+	case "conductor_group", "alive", "created_at", "updated_at":
+	default:
+		return badRequest("The sort_key value %q is an invalid field for sorting conductors", truncate(key, 32))
+	}
+	slices.SortStableFunc(all, func(x, y *store.Agent) int {
+		c := 0
+		switch key {
+		case "conductor_group":
+			c = strings.Compare(x.Group, y.Group)
+		case "alive":
+			c = boolCompare(x.Alive, y.Alive)
+		case "created_at":
+			c = x.StartedAt.Compare(y.StartedAt)
+		case "updated_at":
+			c = x.LastHeartbeat.Compare(y.LastHeartbeat)
+		}
+		if c == 0 {
+			c = strings.Compare(x.ID, y.ID)
+		}
+		if l.page.Desc {
+			c = -c
+		}
+		return c
+	})
+	if l.page.Marker != "" {
+		i := slices.IndexFunc(all, func(x *store.Agent) bool { return x.ID == l.page.Marker })
+		if i < 0 {
+			return newError(http.StatusNotFound, "Conductor %s could not be found", truncate(l.page.Marker, 64))
+		}
+		all = all[i+1:]
+	}
+	if len(all) > l.limit {
+		all = all[:l.limit]
+	}
+	return writeJSON(w, http.StatusOK, collection(r, a.view(r), "conductors", all, func(x *store.Agent) string { return x.ID }, l, a.conductors))
+}
+
+func boolCompare(x, y bool) int {
+	switch {
+	case x == y:
+		return 0
+	case !x:
+		return -1
+	}
+	return 1
+}
+
+// getConductor is GET /v1/conductors/{hostname}.
+func (a *API) getConductor(w http.ResponseWriter, r *http.Request) error {
+	if err := onlyQuery(r, "fields"); err != nil {
+		return err
+	}
+	all, err := a.agents(r)
+	if err != nil {
+		return err
+	}
+	name := r.PathValue("hostname")
+	i := slices.IndexFunc(all, func(x *store.Agent) bool { return x.ID == name })
+	if i < 0 {
+		return newError(http.StatusNotFound, "Conductor %s could not be found", truncate(name, 64))
+	}
+	return show(w, r, a.view(r), http.StatusOK, all[i], a.conductors)
+}
+
+// driverView is a driver as GET /v1/drivers shows it.
+type driverView struct{ name string }
+
+func (a *API) driverFields() []field[driverView] {
+	type D = driverView
+	return []field[D]{
+		{"name", 1, true, func(d *D, _ *view) any { return d.name }},
+		// The hosts known to offer the driver: this agent. Other agents
+		// record no driver list.
+		{"hosts", 1, true, func(*D, *view) any { return []string{a.tm.AgentID()} }},
+		{"type", 1, true, func(*D, *view) any { return "dynamic" }},
+		{"links", 1, true, func(d *D, c *view) any { return selfLinks(c.base, "drivers/"+url.PathEscape(d.name)) }},
+	}
+}
+
+// listDrivers is GET /v1/drivers: the drivers this agent registers.
+func (a *API) listDrivers(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	for k := range q {
+		switch k {
+		case "type", "detail":
+		case "fields":
+			if !versionOf(r).atLeast(vDriverFields) {
+				return notAcceptable("The fields parameter of drivers needs API version 1.%d or later", vDriverFields)
+			}
+		default:
+			return badRequest("Unknown argument: %q", truncate(k, 64))
+		}
+	}
+	var want []string
+	if raw := q.Get("fields"); raw != "" {
+		var err error
+		if want, err = parseFields(raw, a.drivers, versionOf(r)); err != nil {
+			return err
+		}
+	}
+	var out []map[string]any
+	if t := q.Get("type"); t == "" || t == "dynamic" {
+		for _, name := range a.cfg.Drivers.Names() {
+			out = append(out, render(&driverView{name}, a.drivers, a.view(r), want, false))
+		}
+	}
+	if out == nil {
+		out = []map[string]any{}
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"drivers": out})
+}
+
+// getDriver is GET /v1/drivers/{name}.
+func (a *API) getDriver(w http.ResponseWriter, r *http.Request) error {
+	if err := onlyQuery(r); err != nil {
+		return err
+	}
+	name := r.PathValue("name")
+	if _, err := a.cfg.Drivers.Driver(name); err != nil {
+		return newError(http.StatusNotFound, "Driver %s could not be found", truncate(name, 64))
+	}
+	return writeJSON(w, http.StatusOK, render(&driverView{name}, a.drivers, a.view(r), nil, false))
+}
