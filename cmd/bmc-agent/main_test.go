@@ -31,7 +31,7 @@ func startServe(t *testing.T, args ...string) (string, func() error) {
 		t.Fatalf("serve printed no address: %v (serve: %v)", err, <-done)
 	}
 	go io.Copy(io.Discard, pr)
-	m := regexp.MustCompile(`listening on (http://\S+),`).FindStringSubmatch(line)
+	m := regexp.MustCompile(`listening on (https?://\S+),`).FindStringSubmatch(line)
 	if m == nil {
 		cancel()
 		t.Fatalf("unexpected first line %q", line)

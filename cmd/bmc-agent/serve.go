@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/bmc-agent/bmc-agent/api"
 	"github.com/bmc-agent/bmc-agent/cluster"
 	"github.com/bmc-agent/bmc-agent/drivers"
 	"github.com/bmc-agent/bmc-agent/drivers/fake"
@@ -43,6 +45,13 @@ type serveConfig struct {
 	syncTimeout     time.Duration
 	forcePowerState bool
 	syncMaxFailures int
+
+	authStrategy      string
+	htpasswd          string
+	allowRemoteNoauth bool
+	tlsCert           string
+	tlsKey            string
+	demo              bool
 }
 
 func newServeCmd() *cobra.Command {
@@ -80,6 +89,12 @@ func newServeCmd() *cobra.Command {
 	f.DurationVar(&c.syncTimeout, "sync-timeout", powersync.DefaultCallTimeout, "power-state sync: how long one BMC read may take")
 	f.BoolVar(&c.forcePowerState, "force-power-state", false, "power-state sync: power a node back to its recorded state instead of recording the BMC's")
 	f.IntVar(&c.syncMaxFailures, "sync-max-failures", powersync.DefaultMaxFailures, "power-state sync: consecutive failed cycles after which a node goes into maintenance (fault \"power failure\")")
+	f.StringVar(&c.authStrategy, "auth-strategy", "noauth", "API authentication: noauth (loopback listen addresses only) or http_basic (with --htpasswd)")
+	f.StringVar(&c.htpasswd, "htpasswd", "", "htpasswd file of bcrypt hashes (htpasswd -B) for --auth-strategy http_basic")
+	f.BoolVar(&c.allowRemoteNoauth, "allow-remote-noauth", false, "serve without authentication on a non-loopback address (anyone who reaches it controls every BMC)")
+	f.StringVar(&c.tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate (chain) file; needs --tls-key")
+	f.StringVar(&c.tlsKey, "tls-key", "", "PEM private key file of --tls-cert")
+	f.BoolVar(&c.demo, "demo", false, "first run: also start a Redfish simulator on a free loopback port and enroll its systems as nodes")
 	return cmd
 }
 
@@ -108,6 +123,10 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 	}
 	if c.agentID == "" {
 		return &usageError{errors.New("--agent-id is empty and the hostname is unknown")}
+	}
+	auth, tlsConf, err := c.httpSecurity()
+	if err != nil {
+		return err
 	}
 	db, err := sqlstore.Open(ctx, c.database, sqlstore.Options{})
 	if err != nil {
@@ -162,16 +181,24 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 		return fmt.Errorf("join the cluster: %w", err)
 	}
 
+	apiHandler, err := api.New(api.Config{Store: db, Tasks: tm, Drivers: reg, HeartbeatTimeout: c.hbTimeout, Logger: log})
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", c.listen)
 	if err != nil {
 		return err
 	}
+	scheme := "http"
+	if tlsConf != nil {
+		ln, scheme = tls.NewListener(ln, tlsConf), "https"
+	}
 	srv := &http.Server{
-		Handler:           newHandler(db, mreg.Handler()),
+		Handler:           newHandler(db, apiHandler, mreg.Handler(), auth),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	fmt.Fprintf(out, "bmc-agent %s: agent %q listening on http://%s, database %s\n", version, c.agentID, ln.Addr(), db)
+	fmt.Fprintf(out, "bmc-agent %s: agent %q listening on %s://%s, database %s\n", version, c.agentID, scheme, ln.Addr(), db)
 
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
@@ -220,16 +247,18 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 	return nil
 }
 
-// newHandler serves the agent's health endpoints and its metrics. /metrics
-// must sit behind the same authentication as the API when that is on.
-func newHandler(db interface{ Ping(context.Context) error }, metricsHandler http.Handler) http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", metricsHandler)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+// newHandler composes everything the agent serves. /healthz is always open;
+// everything else (/readyz, /metrics and the API) sits behind the
+// authentication when it is on. Every request gets an id (RequestID).
+func newHandler(db interface{ Ping(context.Context) error }, apiHandler, metricsHandler http.Handler, auth *api.Authenticator) http.Handler {
+	open := http.NewServeMux()
+	open.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+
+	guarded := http.NewServeMux()
+	guarded.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		if err := db.Ping(r.Context()); err != nil {
 			w.WriteHeader(http.StatusServiceUnavailable)
@@ -238,5 +267,65 @@ func newHandler(db interface{ Ping(context.Context) error }, metricsHandler http
 		}
 		fmt.Fprintln(w, "ok")
 	})
-	return mux
+	guarded.Handle("GET /metrics", metricsHandler)
+	guarded.Handle("/", apiHandler)
+
+	var h http.Handler = guarded
+	if auth != nil {
+		h = api.Authenticate(auth, h)
+	}
+	open.Handle("/", h)
+	return api.RequestID(open)
+}
+
+// httpSecurity checks the authentication and TLS flags: http_basic needs an
+// htpasswd file; noauth is refused on an address other machines can reach
+// unless --allow-remote-noauth says so; TLS needs a certificate and its key.
+func (c serveConfig) httpSecurity() (*api.Authenticator, *tls.Config, error) {
+	var auth *api.Authenticator
+	switch c.authStrategy {
+	case "noauth":
+		if c.htpasswd != "" {
+			return nil, nil, &usageError{errors.New("--htpasswd needs --auth-strategy http_basic")}
+		}
+		if !isLoopback(c.listen) && !c.allowRemoteNoauth {
+			return nil, nil, &usageError{fmt.Errorf("refusing to serve without authentication on %s, an address other machines can reach: "+
+				"use --auth-strategy http_basic --htpasswd FILE, listen on 127.0.0.1, or force it with --allow-remote-noauth", c.listen)}
+		}
+	case "http_basic":
+		if c.htpasswd == "" {
+			return nil, nil, &usageError{errors.New("--auth-strategy http_basic needs --htpasswd FILE (bcrypt hashes: htpasswd -B)")}
+		}
+		var err error
+		if auth, err = api.LoadHtpasswd(c.htpasswd); err != nil {
+			return nil, nil, &usageError{err}
+		}
+	default:
+		return nil, nil, &usageError{fmt.Errorf("--auth-strategy must be noauth or http_basic, not %q", c.authStrategy)}
+	}
+	if (c.tlsCert == "") != (c.tlsKey == "") {
+		return nil, nil, &usageError{errors.New("--tls-cert and --tls-key go together")}
+	}
+	if c.tlsCert == "" {
+		return auth, nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(c.tlsCert, c.tlsKey)
+	if err != nil {
+		return nil, nil, &usageError{fmt.Errorf("--tls-cert/--tls-key: %w", err)}
+	}
+	return auth, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// isLoopback reports whether a listen address is reachable from this
+// machine only.
+func isLoopback(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
