@@ -82,10 +82,15 @@ func (s *sysBMC) setUser(c credentials) error {
 }
 
 // bookkeeping are the session commands every client sends around its real
-// command. Faults apply to the real commands only, so that an error rate
-// means the same per operation as on the Redfish face; unreachable BMCs and
-// refused logins are handled below the session layer (packetConn).
+// command, and ipmitool's PICMG/HPM.x capability probe (group extension
+// NetFn) that precedes some of its commands. Faults apply to the real
+// commands only, so that an error rate means the same per operation as on
+// the Redfish face; unreachable BMCs and refused logins are handled below
+// the session layer (packetConn).
 func bookkeeping(c types.Command) bool {
+	if c.NetFn == types.NetFnGroupExtensionRequest {
+		return true
+	}
 	if c.NetFn != types.NetFnAppRequest {
 		return false
 	}
