@@ -39,14 +39,14 @@ func skipReason(n *store.Node, holder string) string {
 }
 
 // syncNode syncs one node and counts the outcome in r.
-func (l *Loop) syncNode(ctx context.Context, n *store.Node, r *Result) {
-	t, err := l.tasks.Acquire(ctx, n.UUID, taskmanager.Shared(), taskmanager.Purpose(Purpose))
+func (l *Loop) syncNode(ctx context.Context, id string, r *Result) {
+	t, err := l.tasks.Acquire(ctx, id, taskmanager.Shared(), taskmanager.Purpose(Purpose))
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) || ctx.Err() != nil {
 			r.Skipped++ // deleted since the listing, or shutting down
 			return
 		}
-		l.log.Warn("cannot load a node to sync its power state", "node", n.UUID, "err", err)
+		l.log.Warn("cannot load a node to sync its power state", "node", id, "err", err)
 		r.failed("store")
 		return
 	}

@@ -262,22 +262,22 @@ func (l *Loop) cycle(ctx context.Context, r *Result) error {
 	r.Agents, r.Owned = agents, len(owned)
 	l.forget(owned)
 
-	work := make(chan *store.Node)
+	work := make(chan string)
 	results := make(chan Result, l.cfg.Workers)
 	n := min(l.cfg.Workers, len(owned))
 	for range n {
 		go func() {
 			var part Result
-			for node := range work {
-				l.syncNode(ctx, node, &part)
+			for id := range work {
+				l.syncNode(ctx, id, &part)
 			}
 			results <- part
 		}()
 	}
 feed:
-	for _, node := range owned {
+	for _, id := range owned {
 		select {
-		case work <- node:
+		case work <- id:
 		case <-ctx.Done():
 			break feed
 		}
@@ -289,9 +289,10 @@ feed:
 	return ctx.Err()
 }
 
-// owned lists the nodes this agent syncs in this cycle, and the number of
-// live agents they were shared among.
-func (l *Loop) owned(ctx context.Context) ([]*store.Node, int, error) {
+// owned lists the UUIDs of the nodes this agent syncs in this cycle, and the
+// number of live agents they were shared among. Only UUIDs are kept: a cycle
+// of a large fleet lasts long, and every node is loaded afresh by its task.
+func (l *Loop) owned(ctx context.Context) ([]string, int, error) {
 	var ring *cluster.Ring
 	agents := 1
 	if l.owners != nil {
@@ -315,7 +316,7 @@ func (l *Loop) owned(ctx context.Context) ([]*store.Node, int, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("list nodes in maintenance: %w", err)
 	}
-	out := make([]*store.Node, 0, len(active)+len(faulted))
+	out := make([]string, 0, len(active)+len(faulted))
 	for _, list := range [][]*store.Node{active, faulted} {
 		for _, n := range list {
 			if excluded[n.ProvisionState] || (n.Maintenance && n.Fault != FaultPowerFailure) {
@@ -324,22 +325,22 @@ func (l *Loop) owned(ctx context.Context) ([]*store.Node, int, error) {
 			if ring != nil && ring.Owner(n.UUID) != l.cfg.AgentID {
 				continue
 			}
-			out = append(out, n)
+			out = append(out, n.UUID)
 		}
 	}
 	return out, agents, nil
 }
 
 // forget drops the failure counts of nodes this agent no longer owns.
-func (l *Loop) forget(owned []*store.Node) {
+func (l *Loop) forget(owned []string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.failures) == 0 {
 		return
 	}
 	keep := make(map[string]bool, len(owned))
-	for _, n := range owned {
-		keep[n.UUID] = true
+	for _, id := range owned {
+		keep[id] = true
 	}
 	maps.DeleteFunc(l.failures, func(id string, _ int) bool { return !keep[id] })
 }

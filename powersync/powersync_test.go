@@ -26,6 +26,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(simChildEnv); spec != "" {
+		os.Exit(runSimChild(spec))
+	}
 	code := pgtest.Main(m)
 	if code == 0 {
 		if err := goleak.Find(); err != nil {

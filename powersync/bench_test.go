@@ -1,0 +1,227 @@
+package powersync_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bmc-agent/bmc-agent/drivers"
+	"github.com/bmc-agent/bmc-agent/drivers/redfish"
+	"github.com/bmc-agent/bmc-agent/internal/pgtest"
+	"github.com/bmc-agent/bmc-agent/lock"
+	"github.com/bmc-agent/bmc-agent/powersync"
+	"github.com/bmc-agent/bmc-agent/simulator"
+	"github.com/bmc-agent/bmc-agent/store"
+	"github.com/bmc-agent/bmc-agent/store/sqlstore"
+	"github.com/bmc-agent/bmc-agent/taskmanager"
+)
+
+// simChildEnv makes the test binary run as a bare simulator process (see
+// TestMain): "systems,latency". The benchmark runs the fleet of BMCs in
+// another process so that the agent's resident memory and CPU are its own.
+const simChildEnv = "BMC_AGENT_POWERSYNC_SIM_CHILD"
+
+// runSimChild serves the simulator described by $BMC_AGENT_POWERSYNC_SIM_CHILD
+// on a loopback port, prints "LISTEN <url>" and serves until stdin closes.
+func runSimChild(spec string) int {
+	n, lat, ok := strings.Cut(spec, ",")
+	systems, err := strconv.Atoi(n)
+	latency, err2 := time.ParseDuration(lat)
+	if !ok || err != nil || err2 != nil {
+		fmt.Fprintf(os.Stderr, "sim child: bad spec %q\n", spec)
+		return 2
+	}
+	sim, err := simulator.New(simulator.Config{Systems: systems, Fault: simulator.Fault{Latency: latency}, RequestLogSize: -1})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sim child:", err)
+		return 1
+	}
+	if err := sim.Start(context.Background(), "127.0.0.1:0"); err != nil {
+		fmt.Fprintln(os.Stderr, "sim child:", err)
+		return 1
+	}
+	fmt.Printf("LISTEN %s\n", sim.URL())
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	_ = sim.Close()
+	return 0
+}
+
+// startSimChild starts the test binary as a simulator of n systems with the
+// given latency, and returns its URL. It stops with the benchmark.
+func startSimChild(tb testing.TB, n int, latency time.Duration) string {
+	tb.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d,%s", simChildEnv, n, latency))
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		stdin.Close()
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		tb.Fatalf("simulator child: %v", err)
+	}
+	url, ok := strings.CutPrefix(strings.TrimSpace(line), "LISTEN ")
+	if !ok {
+		tb.Fatalf("simulator child said %q", line)
+	}
+	go io.Copy(io.Discard, stdout)
+	return url
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+func envDuration(name string, def time.Duration) time.Duration {
+	if v, err := time.ParseDuration(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// procStatus reads a field of /proc/self/status in bytes (VmRSS, VmHWM).
+func procStatus(field string) float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			f := strings.Fields(v)
+			if len(f) > 0 {
+				kb, _ := strconv.ParseFloat(f[0], 64)
+				return kb * 1024
+			}
+		}
+	}
+	return 0
+}
+
+// BenchmarkSyncFleet is one agent syncing a fleet of simulated Redfish BMCs:
+// 10,000 nodes with 200 ms of latency per request at a concurrency of 200
+// by default (BMC_AGENT_SYNC_NODES, BMC_AGENT_SYNC_LATENCY,
+// BMC_AGENT_SYNC_WORKERS change them). The simulator runs in a child
+// process; the agent is this process: the embedded database (SQLite, or the
+// test PostgreSQL server with BMC_AGENT_SYNC_DB=postgres, whose reader pool
+// BMC_AGENT_SYNC_DB_CONNS sizes) with the nodes, the task manager, the
+// Redfish driver and the loop. Each iteration is one steady-state cycle, after
+// a first cycle that opens the session and the connections (first_cycle_s).
+//
+// Reported: sync_s (mean cycle), ideal_s (nodes x latency / workers), ratio,
+// rss_MB (this process's resident memory after the cycles), peak_rss_MB
+// (its high-water mark, node creation included), go_sys_MB (memory the Go
+// runtime holds; the rest of the RSS is SQLite's page caches, which live
+// outside the Go heap, and the binary) and heap_MB (Go heap in use).
+func BenchmarkSyncFleet(b *testing.B) {
+	nodes := envInt("BMC_AGENT_SYNC_NODES", 10000)
+	latency := envDuration("BMC_AGENT_SYNC_LATENCY", 200*time.Millisecond)
+	workers := envInt("BMC_AGENT_SYNC_WORKERS", 200)
+	ctx := context.Background()
+
+	url := startSimChild(b, nodes, latency)
+	dsn := filepath.Join(b.TempDir(), "agent.db")
+	if os.Getenv("BMC_AGENT_SYNC_DB") == "postgres" {
+		dsn = pgtest.DSN(b)
+	}
+	db, err := sqlstore.Open(ctx, dsn, sqlstore.Options{MaxConns: envInt("BMC_AGENT_SYNC_DB_CONNS", 0)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	for i := 1; i <= nodes; i++ {
+		n := &store.Node{
+			Name: fmt.Sprintf("sys-%05d", i), Driver: redfish.Name, ProvisionState: taskmanager.StateActive,
+			PowerState: string(drivers.PowerOff), // the simulator's systems start off
+			DriverInfo: store.JSON{
+				redfish.InfoAddress: url, redfish.InfoSystemID: fmt.Sprintf("/redfish/v1/Systems/sys-%05d", i),
+				redfish.InfoUsername: "admin", redfish.InfoPassword: "password",
+			},
+		}
+		if err := db.CreateNode(ctx, n); err != nil {
+			b.Fatal(err)
+		}
+	}
+	rf := redfish.New(redfish.Options{MaxRequestsPerBMC: workers}) // one simulator stands in for every BMC
+	reg, err := drivers.NewRegistry(rf)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer reg.Close(context.Background())
+	tm, err := taskmanager.New(taskmanager.Config{
+		AgentID: "bench", Store: db, Drivers: reg, Locker: lock.NewLocker(db, lock.Policy{}, nil),
+		Middleware: []drivers.Middleware{drivers.Timeout(2 * time.Minute)},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tm.Shutdown(context.Background())
+	l, err := powersync.New(powersync.Config{AgentID: "bench", Workers: workers, Interval: time.Hour}, tm, db, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	check := func(r powersync.Result, err error) powersync.Result {
+		b.Helper()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if r.InSync != nodes {
+			b.Fatalf("cycle: %+v", r)
+		}
+		return r
+	}
+	first := check(l.Cycle(ctx))
+	b.ResetTimer()
+	var total time.Duration
+	for range b.N {
+		total += check(l.Cycle(ctx)).Took
+	}
+	b.StopTimer()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	sync := total.Seconds() / float64(b.N)
+	ideal := float64(nodes) * latency.Seconds() / float64(workers)
+	b.ReportMetric(first.Took.Seconds(), "first_cycle_s")
+	b.ReportMetric(sync, "sync_s")
+	b.ReportMetric(ideal, "ideal_s")
+	b.ReportMetric(sync/ideal, "ratio")
+	b.ReportMetric(procStatus("VmRSS")/1e6, "rss_MB")
+	b.ReportMetric(procStatus("VmHWM")/1e6, "peak_rss_MB")
+	b.ReportMetric(float64(ms.HeapInuse)/1e6, "heap_MB")
+	b.ReportMetric(float64(ms.Sys)/1e6, "go_sys_MB")
+	b.ReportMetric(0, "ns/op")
+}
