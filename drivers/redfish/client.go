@@ -157,13 +157,13 @@ func (c *client) login(cl *call, stale string) error {
 	defer func() { <-c.loginMu }()
 
 	c.mu.Lock()
-	closed, token, pw := c.closed, c.token, c.password
+	closed, token, pw, basic := c.closed, c.token, c.password, c.basic
 	c.mu.Unlock()
 	if closed {
 		return errClosed
 	}
-	if token != stale {
-		return nil // someone else logged in meanwhile
+	if token != stale || basic {
+		return nil // someone else logged in (or settled on Basic) meanwhile
 	}
 
 	sessions, err := cl.sessionsPath()

@@ -143,3 +143,57 @@ func TestRequestsPerBMCAreBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestIdleClientsAreLoggedOut: a BMC's client that no call used for
+// IdleTimeout is logged out (found by the next call to any BMC).
+func TestIdleClientsAreLoggedOut(t *testing.T) {
+	a := startSim(t, simulator.Config{})
+	b := startSim(t, simulator.Config{})
+	opts := fastOptions()
+	opts.IdleTimeout = 20 * time.Millisecond
+	d := newDriver(t, opts)
+	if _, err := d.PowerState(ctx(t), simNode(a, a.SystemIDs()[0], nil)); err != nil {
+		t.Fatal(err)
+	}
+	if simSessions(t, a) != 1 {
+		t.Fatal("no session on the first BMC")
+	}
+	time.Sleep(50 * time.Millisecond) // the first BMC's client becomes idle
+	if _, err := d.PowerState(ctx(t), simNode(b, b.SystemIDs()[0], nil)); err != nil {
+		t.Fatal(err)
+	}
+	for range 500 {
+		if simSessions(t, a) == 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n, st := simSessions(t, a), d.Stats(); n != 0 || st.Clients != 1 || st.Logouts != 1 {
+		t.Fatalf("idle BMC: %d sessions left, %+v", n, st)
+	}
+}
+
+// TestChangedPasswordEndsOldSession: when a node's password changes, the
+// session made with the old one is deleted and a new one made.
+func TestChangedPasswordEndsOldSession(t *testing.T) {
+	sim := startSim(t, simulator.Config{})
+	id := sim.SystemIDs()[0]
+	d := newDriver(t, fastOptions())
+	if _, err := d.PowerState(ctx(t), simNode(sim, id, nil)); err != nil {
+		t.Fatal(err)
+	}
+	const newPass = "n3w-Pa55word"
+	sim.System(id).SetCredentials(user, newPass)
+	if _, err := d.PowerState(ctx(t), simNode(sim, id, drivers.Info{redfish.InfoPassword: newPass})); err != nil {
+		t.Fatalf("with the new password: %v", err)
+	}
+	for range 500 {
+		if d.Stats().Logouts == 1 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st := d.Stats(); st.Logins != 2 || st.Logouts != 1 || simSessions(t, sim) != 1 {
+		t.Fatalf("after the password change: %+v, %d live sessions", st, simSessions(t, sim))
+	}
+}
