@@ -1,0 +1,116 @@
+package ipmi_test
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bmc-agent/bmc-agent/drivers"
+	"github.com/bmc-agent/bmc-agent/drivers/ipmi"
+	"github.com/bmc-agent/bmc-agent/simulator"
+)
+
+// BenchmarkPowerState reads power states from the simulator's IPMI face,
+// sequentially and from 16 goroutines, over 1 and 100 systems, through the
+// driver and, in the same run and with the same calls, by running ipmitool
+// directly with the arguments bmclib uses. It reports both rates and the
+// driver's cost per call over ipmitool's (wall time per call, so for the
+// concurrent runs it is what the driver costs the throughput).
+//
+//	go test -run '^$' -bench PowerState -benchtime 200x ./drivers/ipmi
+func BenchmarkPowerState(b *testing.B) {
+	path, err := exec.LookPath("ipmitool")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, systems := range []int{1, 100} {
+		sim, face := simFleet(b, systems, simulator.Config{})
+		ids := sim.SystemIDs()
+		nodes := make([]drivers.Node, len(ids))
+		for i, id := range ids {
+			nodes[i] = nodeFor(id, faceClient(face, id))
+		}
+		cfg := fastConfig()
+		cfg.MinCommandInterval = -1 // measure the driver, not the pause
+		d := ipmi.New(cfg)
+		viaDriver := func(ctx context.Context, i int) error {
+			_, err := d.PowerState(ctx, nodes[i%len(nodes)])
+			return err
+		}
+		direct := func(ctx context.Context, i int) error {
+			c := faceClient(face, ids[i%len(ids)])
+			cmd := exec.CommandContext(ctx, path, "-I", "lanplus", "-U", c.Username, "-E", "-N", "5",
+				"-H", c.Host, "-p", strconv.Itoa(c.Port), "-C", "3", "chassis", "power", "status")
+			cmd.Env = []string{"IPMITOOL_PASSWORD=" + c.Password}
+			_, err := cmd.Output()
+			return err
+		}
+		for _, workers := range []int{1, 16} {
+			mode := "sequential"
+			if workers > 1 {
+				mode = fmt.Sprintf("concurrent-%d", workers)
+			}
+			b.Run(fmt.Sprintf("systems=%d/%s", systems, mode), func(b *testing.B) {
+				ctx := context.Background()
+				// Warm both paths (page cache, the BMC's first sessions).
+				for i := range 3 {
+					if err := viaDriver(ctx, i); err != nil {
+						b.Fatal(err)
+					}
+					if err := direct(ctx, i); err != nil {
+						b.Fatal(err)
+					}
+				}
+				dDur, err := timeCalls(ctx, b.N, workers, viaDriver)
+				if err != nil {
+					b.Fatal(err)
+				}
+				iDur, err := timeCalls(ctx, b.N, workers, direct)
+				if err != nil {
+					b.Fatal(err)
+				}
+				n := float64(b.N)
+				b.ReportMetric(n/dDur.Seconds(), "driver-calls/s")
+				b.ReportMetric(n/iDur.Seconds(), "ipmitool-calls/s")
+				b.ReportMetric(dDur.Seconds()*1000/n, "driver-ms/call")
+				b.ReportMetric((dDur-iDur).Seconds()*1000/n, "overhead-ms/call")
+				b.ReportMetric(0, "ns/op") // both halves are in ns/op; the metrics above say more
+			})
+		}
+	}
+}
+
+// timeCalls makes n calls from the given number of workers and returns the
+// wall time they took.
+func timeCalls(ctx context.Context, n, workers int, call func(context.Context, int) error) (time.Duration, error) {
+	var (
+		next    atomic.Int64
+		wg      sync.WaitGroup
+		errOnce sync.Once
+		first   error
+	)
+	start := time.Now()
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				if err := call(ctx, i); err != nil {
+					errOnce.Do(func() { first = err })
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return time.Since(start), first
+}
