@@ -16,6 +16,7 @@ import (
 	"github.com/bmc-agent/bmc-agent/cluster"
 	"github.com/bmc-agent/bmc-agent/drivers"
 	"github.com/bmc-agent/bmc-agent/drivers/fake"
+	"github.com/bmc-agent/bmc-agent/drivers/redfish"
 	"github.com/bmc-agent/bmc-agent/lock"
 	"github.com/bmc-agent/bmc-agent/metrics"
 	"github.com/bmc-agent/bmc-agent/powersync"
@@ -134,7 +135,7 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 	}
 	defer db.Close()
 
-	reg, err := drivers.NewRegistry(fake.New())
+	reg, err := drivers.NewRegistry(fake.New(), redfish.New(redfish.Options{Logger: log}))
 	if err != nil {
 		return err
 	}
