@@ -59,31 +59,90 @@ func (l *Loop) syncNode(ctx context.Context, id string, r *Result) {
 	}
 	recovering := node.Maintenance // with fault "power failure", per skipReason
 	st, err := l.read(ctx, t)
-	switch {
-	case err == nil:
-	case ctx.Err() != nil:
-		r.Skipped++ // shutting down: not the BMC's fault
+	if l.ignored(ctx, t, err, r) {
 		return
-	case errors.Is(err, drivers.ErrUnsupported),
-		errors.Is(err, drivers.ErrInvalidInfo) && node.PowerState == "":
-		// Nothing to sync yet, as Ironic: a node without a power
-		// interface, or one whose driver_info is still incomplete.
-		t.Log().Debug("power state not synced", "err", err)
+	}
+	counted := false
+	switch {
+	case err == nil && !recovering && node.PowerState == string(st):
+		l.succeed(id)
+		r.InSync++
+		return
+	case err != nil && recovering:
+		t.Log().Debug("BMC of a node in maintenance for a power failure still does not answer", "err", err)
+		r.failed(drivers.ErrorKind(err))
+		return
+	case err != nil:
+		count := l.fail(id)
+		if count < l.cfg.MaxFailures {
+			t.Log().Warn("cannot read the power state", "attempt", count, "max", l.cfg.MaxFailures, "err", err)
+			r.failed(drivers.ErrorKind(err))
+			return
+		}
+		counted = true
+	}
+
+	// A write is due: a new state to record or restore, a recovery, or
+	// maintenance. Take the exclusive lock, check the reloaded node again,
+	// and decide on a reading taken under the lock: the first one may
+	// predate a power action that ended meanwhile, and recording it would
+	// undo what that action recorded.
+	if !l.upgrade(ctx, t, r) {
+		return
+	}
+	node = t.Node()
+	if why := skipReason(node, l.cfg.AgentID); why != "" || node.Maintenance != recovering {
+		t.Log().Debug("power state not synced after locking", "why", why, "maintenance", node.Maintenance)
 		r.Skipped++
 		return
-	default:
-		l.readFailed(ctx, t, err, recovering, r)
+	}
+	st, err = l.read(ctx, t)
+	if l.ignored(ctx, t, err, r) {
 		return
 	}
 	switch {
+	case err != nil && recovering:
+		r.failed(drivers.ErrorKind(err))
+	case err != nil:
+		count := l.Failures(id)
+		if !counted {
+			count = l.fail(id)
+		}
+		if count < l.cfg.MaxFailures {
+			t.Log().Warn("cannot read the power state", "attempt", count, "max", l.cfg.MaxFailures, "err", err)
+			r.failed(drivers.ErrorKind(err))
+			return
+		}
+		reason := fmt.Sprintf("power state sync: cannot read the power state in %d consecutive cycles: %v", count, err)
+		l.enterMaintenance(ctx, t, drivers.NoPowerState, reason, drivers.ErrorKind(err), r)
 	case recovering:
 		l.recover(ctx, t, st, r)
 	case node.PowerState == string(st):
-		l.succeed(node.UUID)
+		// The first reading was stale, or someone recorded it meanwhile.
+		l.succeed(id)
 		r.InSync++
 	default:
 		l.differs(ctx, t, st, r)
 	}
+}
+
+// ignored reports (and counts as skipped) a failed read that says nothing
+// about the BMC: the agent is shutting down, the driver has no power
+// interface, or the node's driver_info is incomplete and it has no state
+// recorded yet (as Ironic, which does not sync such a node).
+func (l *Loop) ignored(ctx context.Context, t *taskmanager.Task, err error, r *Result) bool {
+	switch {
+	case err == nil:
+		return false
+	case ctx.Err() != nil:
+	case errors.Is(err, drivers.ErrUnsupported),
+		errors.Is(err, drivers.ErrInvalidInfo) && t.Node().PowerState == "":
+		t.Log().Debug("power state not synced", "err", err)
+	default:
+		return false
+	}
+	r.Skipped++
+	return true
 }
 
 // read asks the BMC for the node's power state under the call timeout. A
@@ -101,22 +160,10 @@ func (l *Loop) read(ctx context.Context, t *taskmanager.Task) (drivers.PowerStat
 	return st, nil
 }
 
-// differs handles a BMC that reports another state than the recorded one.
+// differs handles a BMC that reports another state than the recorded one,
+// under the exclusive lock.
 func (l *Loop) differs(ctx context.Context, t *taskmanager.Task, st drivers.PowerState, r *Result) {
-	if !l.upgrade(ctx, t, r) {
-		return
-	}
-	node := t.Node() // reloaded: check again
-	if why := skipReason(node, l.cfg.AgentID); why != "" || node.Maintenance {
-		t.Log().Debug("power state not synced after locking", "why", why, "maintenance", node.Maintenance)
-		r.Skipped++
-		return
-	}
-	if node.PowerState == string(st) {
-		l.succeed(node.UUID)
-		r.InSync++
-		return
-	}
+	node := t.Node()
 	old := node.PowerState
 	action, restorable := restoreAction(old)
 	if old == "" || !l.cfg.ForcePowerState || !restorable {
@@ -170,37 +217,11 @@ func restoreAction(recorded string) (drivers.PowerAction, bool) {
 	return "", false
 }
 
-// readFailed counts a failed read and, at MaxFailures, puts the node into
-// maintenance.
-func (l *Loop) readFailed(ctx context.Context, t *taskmanager.Task, err error, recovering bool, r *Result) {
-	kind := drivers.ErrorKind(err)
-	if recovering {
-		t.Log().Debug("BMC of a node in maintenance for a power failure still does not answer", "err", err)
-		r.failed(kind)
-		return
-	}
-	count := l.fail(t.Node().UUID)
-	if count < l.cfg.MaxFailures {
-		t.Log().Warn("cannot read the power state", "attempt", count, "max", l.cfg.MaxFailures, "err", err)
-		r.failed(kind)
-		return
-	}
-	reason := fmt.Sprintf("power state sync: cannot read the power state in %d consecutive cycles: %v", count, err)
-	l.enterMaintenance(ctx, t, drivers.NoPowerState, reason, kind, r)
-}
-
 // enterMaintenance puts the node into maintenance with fault "power
-// failure", recording st as its power state (unknown if the BMC is silent,
-// as Ironic records None).
+// failure", under the exclusive lock, recording st as its power state
+// (unknown if the BMC is silent, as Ironic records None).
 func (l *Loop) enterMaintenance(ctx context.Context, t *taskmanager.Task, st drivers.PowerState, reason, kind string, r *Result) {
-	if !l.upgrade(ctx, t, r) {
-		return
-	}
 	node := t.Node()
-	if why := skipReason(node, l.cfg.AgentID); why != "" || node.Maintenance {
-		r.Skipped++
-		return
-	}
 	old := node.PowerState
 	node.PowerState = string(st)
 	node.Maintenance = true
@@ -218,16 +239,9 @@ func (l *Loop) enterMaintenance(ctx context.Context, t *taskmanager.Task, st dri
 }
 
 // recover takes a node out of maintenance for a power failure now that its
-// BMC answers, recording the state it reports.
+// BMC answers, recording the state it reports, under the exclusive lock.
 func (l *Loop) recover(ctx context.Context, t *taskmanager.Task, st drivers.PowerState, r *Result) {
-	if !l.upgrade(ctx, t, r) {
-		return
-	}
 	node := t.Node()
-	if why := skipReason(node, l.cfg.AgentID); why != "" || !node.Maintenance {
-		r.Skipped++
-		return
-	}
 	old := node.PowerState
 	node.PowerState = string(st)
 	node.Maintenance = false

@@ -198,6 +198,9 @@ func (l *Loop) Run(ctx context.Context) {
 			return
 		case <-timer.C:
 		}
+		if ctx.Err() != nil { // both were ready
+			return
+		}
 		start := time.Now()
 		if _, err := l.Cycle(ctx); err != nil && ctx.Err() == nil {
 			l.log.Error("power state sync cycle failed", "err", err)

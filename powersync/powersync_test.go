@@ -66,7 +66,7 @@ type env struct {
 	seq  int
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T, mw ...drivers.Middleware) *env {
 	t.Helper()
 	// Registered first, so it runs last: after the database is closed.
 	t.Cleanup(func() { goleak.VerifyNone(t) })
@@ -83,7 +83,7 @@ func newEnv(t *testing.T) *env {
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	tm, err := taskmanager.New(taskmanager.Config{
-		AgentID: "agent-a", Store: db, Drivers: reg, Logger: log,
+		AgentID: "agent-a", Store: db, Drivers: reg, Logger: log, Middleware: mw,
 		Locker: lock.NewLocker(db, lock.Policy{Attempts: 1, Interval: time.Millisecond}, nil),
 	})
 	if err != nil {
@@ -209,6 +209,34 @@ func hasLine(logs string, parts ...string) bool {
 		}
 	}
 	return false
+}
+
+// A change is recorded only if a reading taken under the exclusive lock
+// confirms it: the first, shared reading may predate a power action of
+// another agent that ended (and recorded its result) before the lock was
+// taken. Recording the stale reading would undo that action's record.
+func TestStaleReadingNotRecorded(t *testing.T) {
+	var f *fake.Driver
+	reads := 0
+	e := newEnv(t, func(ctx context.Context, c drivers.Call, next func(context.Context) error) error {
+		err := next(ctx)
+		if c.Method.Name == drivers.MethodPowerState.Name {
+			if reads++; reads == 1 {
+				f.SetPower(c.Node.UUID, drivers.PowerOff) // the other agent's power-off ends
+			}
+		}
+		return err
+	})
+	f = e.fake
+	ids := e.nodes(t, 1, drivers.PowerOff)
+	e.fake.SetPower(ids[0], drivers.PowerOn) // what the first reading sees
+	r := cycle(t, e.loop(t, powersync.Config{Workers: 1}, nil))
+	if r.InSync != 1 || r.Changed != 0 || reads != 2 {
+		t.Fatalf("cycle: %+v after %d reads", r, reads)
+	}
+	if got := e.node(t, ids[0]).PowerState; got != string(drivers.PowerOff) {
+		t.Fatalf("recorded %q", got)
+	}
 }
 
 // Locked nodes, nodes in maintenance (for another reason than a power
@@ -471,6 +499,9 @@ type observer struct {
 }
 
 func (o *observer) CycleDone(r powersync.Result, err error) {
+	if err != nil {
+		return // cancelled at the end of the test
+	}
 	o.mu.Lock()
 	o.results = append(o.results, r)
 	o.mu.Unlock()
