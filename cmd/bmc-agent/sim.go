@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/bmc-agent/bmc-agent/simulator"
+	"github.com/bmc-agent/bmc-agent/simulator/ipmisim"
 )
 
 // simEnvPrefix prefixes the environment variables that set sim flags:
@@ -26,6 +29,8 @@ type simOptions struct {
 	credentialsFile string
 	logLevel        string
 	listMax         int
+	ipmi            bool
+	ipmiPort        int
 	cfg             simulator.Config
 }
 
@@ -74,6 +79,8 @@ BMC_AGENT_SIM_SYSTEMS=100. See docs/simulator.md.`,
 	f.BoolVar(&o.cfg.Fault.Unreachable, "unreachable", false, "fault: reset every connection (BMCs unreachable)")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.IntVar(&o.listMax, "list", 10, "print every system URL up to this many systems, else the first few")
+	f.BoolVar(&o.ipmi, "ipmi", false, "also serve IPMI (lanplus, cipher suites 3 and 17): each system on its own UDP port of the listen host")
+	f.IntVar(&o.ipmiPort, "ipmi-port", 0, "with --ipmi: system i listens on this UDP port + i (0: ports picked by the system)")
 	return cmd
 }
 
@@ -105,8 +112,12 @@ func runSim(cmd *cobra.Command, o *simOptions) error {
 	if err != nil {
 		return err
 	}
+	var face *ipmisim.Face
+	if o.ipmi {
+		face = ipmisim.New(sim, ipmisim.Config{Username: o.cfg.Username, Password: o.cfg.Password, Logger: o.cfg.Logger})
+	}
 	if o.credentialsFile != "" {
-		if err := loadCredentials(sim, o.credentialsFile); err != nil {
+		if err := loadCredentials(sim, face, o.credentialsFile); err != nil {
 			return err
 		}
 	}
@@ -115,7 +126,20 @@ func runSim(cmd *cobra.Command, o *simOptions) error {
 		return err
 	}
 	defer sim.Close()
+	if face != nil {
+		host, _, err := net.SplitHostPort(o.listen)
+		if err != nil || host == "" {
+			host = "127.0.0.1"
+		}
+		if err := face.Start(ctx, net.JoinHostPort(host, strconv.Itoa(o.ipmiPort))); err != nil {
+			return err
+		}
+		defer face.Close()
+	}
 	printSimBanner(cmd.OutOrStdout(), sim, o)
+	if face != nil {
+		printIPMIBanner(cmd.OutOrStdout(), sim, face, o)
+	}
 	<-ctx.Done()
 	fmt.Fprintln(cmd.OutOrStdout(), "simulator stopping")
 	return nil
@@ -139,8 +163,26 @@ func printSimBanner(out io.Writer, sim *simulator.Simulator, o *simOptions) {
 	}
 }
 
+// printIPMIBanner says where each system answers IPMI.
+func printIPMIBanner(out io.Writer, sim *simulator.Simulator, face *ipmisim.Face, o *simOptions) {
+	ids := sim.SystemIDs()
+	fmt.Fprintf(out, "IPMI (lanplus, cipher suites 3 and 17) for %d systems, one UDP port each:\n", len(ids))
+	shown := ids
+	if len(ids) > o.listMax {
+		shown = ids[:min(5, len(ids))]
+	}
+	for _, id := range shown {
+		fmt.Fprintf(out, "  %s  %s\n", id, face.Addr(id))
+	}
+	if len(shown) < len(ids) {
+		last := ids[len(ids)-1]
+		fmt.Fprintf(out, "  ... and %d more, up to %s  %s\n", len(ids)-len(shown), last, face.Addr(last))
+	}
+}
+
 // loadCredentials reads `id user password` lines ('#' starts a comment).
-func loadCredentials(sim *simulator.Simulator, path string) error {
+// With the IPMI face on, it gets the same credentials.
+func loadCredentials(sim *simulator.Simulator, face *ipmisim.Face, path string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("credentials: %w", err)
@@ -161,6 +203,11 @@ func loadCredentials(sim *simulator.Simulator, path string) error {
 			return &usageError{fmt.Errorf("credentials %s:%d: no system %q", path, n, fields[0])}
 		}
 		sys.SetCredentials(fields[1], fields[2])
+		if face != nil {
+			if err := face.SetCredentials(fields[0], fields[1], fields[2]); err != nil {
+				return err
+			}
+		}
 	}
 	return sc.Err()
 }
