@@ -21,6 +21,8 @@ run: build
 ## the Redfish simulator and ipmi_sim (started by the tests themselves).
 test: lint
 	$(GO) test -race -count=1 -timeout 20m ./...
+	$(GO) test -run '^$$' -fuzz FuzzDecodeNode -fuzztime 10s ./api/
+	$(GO) test -run '^$$' -fuzz FuzzPatchNode -fuzztime 10s ./api/
 
 ## lint: formatting and vet.
 lint:
