@@ -39,6 +39,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// ignorePG spares the waiter of the PostgreSQL server the package's tests
+// share; TestMain stops it and checks for leaks once more.
+var ignorePG = goleak.IgnoreAnyFunction("github.com/bmc-agent/bmc-agent/internal/pgtest.(*Cluster).Resume.func1")
+
 // syncBuffer is a log sink safe for concurrent writers.
 type syncBuffer struct {
 	mu sync.Mutex
@@ -61,6 +65,7 @@ type env struct {
 	db   *sqlstore.DB
 	tm   *taskmanager.Manager
 	fake *fake.Driver
+	reg  *drivers.Registry
 	logs *syncBuffer
 	log  *slog.Logger
 	seq  int
@@ -68,15 +73,26 @@ type env struct {
 
 func newEnv(t *testing.T, mw ...drivers.Middleware) *env {
 	t.Helper()
+	return newEnvWith(t, nil, mw...)
+}
+
+// newEnvDrivers is newEnv with more drivers next to the fake one.
+func newEnvDrivers(t *testing.T, ds ...drivers.Driver) *env {
+	t.Helper()
+	return newEnvWith(t, ds)
+}
+
+func newEnvWith(t *testing.T, ds []drivers.Driver, mw ...drivers.Middleware) *env {
+	t.Helper()
 	// Registered first, so it runs last: after the database is closed.
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Cleanup(func() { goleak.VerifyNone(t, ignorePG) })
 	ctx := context.Background()
 	db, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "agent.db"), sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	f := fake.New()
-	reg, err := drivers.NewRegistry(f)
+	reg, err := drivers.NewRegistry(append([]drivers.Driver{f}, ds...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,9 +111,12 @@ func newEnv(t *testing.T, mw ...drivers.Middleware) *env {
 		if err := tm.Shutdown(ctx); err != nil {
 			t.Errorf("shutdown: %v", err)
 		}
+		if err := reg.Close(ctx); err != nil {
+			t.Errorf("close drivers: %v", err)
+		}
 		db.Close()
 	})
-	return &env{db: db, tm: tm, fake: f, logs: logs, log: log}
+	return &env{db: db, tm: tm, fake: f, reg: reg, logs: logs, log: log}
 }
 
 // nodes creates n fake nodes in the available state with the given recorded
