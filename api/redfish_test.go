@@ -16,7 +16,7 @@ import (
 // through the redfish driver: what gophercloud asks for lands on the
 // simulated BMC, and the BMC password never comes back.
 func TestGophercloudRedfish(t *testing.T) {
-	sim, err := simulator.New(simulator.Config{Systems: 2, PowerDelay: 50 * time.Millisecond, Password: bmcPassword})
+	sim, err := simulator.New(simulator.Config{Systems: 2, PowerDelay: 50 * time.Millisecond, Username: "admin", Password: bmcPassword})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,14 +64,16 @@ func TestGophercloudRedfish(t *testing.T) {
 		}
 	}
 
-	if err := nodes.SetBootDevice(ctx, c, n.UUID, nodes.BootDeviceOpts{BootDevice: "pxe", Persistent: false}).ExtractErr(); err != nil {
+	if err := nodes.SetBootDevice(ctx, c, n.UUID, nodes.BootDeviceOpts{BootDevice: "pxe", Persistent: true}).ExtractErr(); err != nil {
 		t.Fatal(err)
 	}
 	bd, err := nodes.GetBootDevice(ctx, c, n.UUID).Extract()
-	if err != nil || bd.BootDevice != "pxe" || bd.Persistent {
+	// Persistent: a reboot still completing on the simulated BMC would
+	// consume a one-time override.
+	if err != nil || bd.BootDevice != "pxe" || !bd.Persistent {
 		t.Fatalf("boot device: %+v, %v", bd, err)
 	}
-	if got := sys.BootOverride(); got.Target != "Pxe" || got.Enabled != simulator.BootOnce {
+	if got := sys.BootOverride(); got.Target != "Pxe" || got.Enabled != simulator.BootContinuous {
 		t.Fatalf("simulator boot override: %+v", got)
 	}
 
