@@ -229,8 +229,8 @@ func TestDroppedConnection(t *testing.T) {
 	before := len(w.list())
 	err = d.SetPowerState(ctx(t), n, drivers.ActionPowerOn, 0)
 	checkErr(t, err, drivers.ErrBMCUnreachable)
-	if len(w.list()) != before || !slices.Equal(witness(sim, id), []string{"Reset On 0"}) {
-		t.Fatalf("a dropped Reset was retried: BMC saw %v", witness(sim, id))
+	if got := eventually(func() []string { return witness(sim, id) }); len(w.list()) != before || !slices.Equal(got, []string{"Reset On 0"}) {
+		t.Fatalf("a dropped Reset was retried: BMC saw %v", got)
 	}
 }
 
