@@ -124,6 +124,10 @@ func (d *Driver) classify(ctx, cctx context.Context, b bmc, err error) error {
 	case errors.Is(err, exec.ErrNotFound):
 		return err
 	}
+	var ce *cmdError
+	if errors.As(err, &ce) {
+		return ce // already classified, e.g. an answer the driver could not read
+	}
 	msg := oneLine(err.Error())
 	kind, transient := classifyText(msg)
 	if kind == errSession {
