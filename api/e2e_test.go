@@ -39,12 +39,16 @@ func waitNode(t *testing.T, c *gophercloud.ServiceClient, id string, what string
 	}
 }
 
+// powerIs accepts a node that reached st and whose worker released it (a
+// worker records the outcome, then releases the lock).
 func powerIs(st string) func(*nodes.Node) bool {
-	return func(n *nodes.Node) bool { return n.PowerState == st && n.TargetPowerState == "" }
+	return func(n *nodes.Node) bool { return n.PowerState == st && n.TargetPowerState == "" && n.Reservation == "" }
 }
 
 func provisionIs(st string) func(*nodes.Node) bool {
-	return func(n *nodes.Node) bool { return n.ProvisionState == st && n.TargetProvisionState == "" }
+	return func(n *nodes.Node) bool {
+		return n.ProvisionState == st && n.TargetProvisionState == "" && n.Reservation == ""
+	}
 }
 
 // statusOf returns the HTTP status of a gophercloud error.
@@ -291,6 +295,7 @@ func TestGophercloudLockedNode(t *testing.T) {
 		t.Fatalf("delete of a locked node: %v", err)
 	}
 	close(g.gate)
+	// The worker records the outcome, then releases the lock.
 	done := waitNode(t, c, n.UUID, "power on", powerIs("power on"))
 	if done.Reservation != "" || done.LastError != "" {
 		t.Fatalf("after the work: reservation %q last_error %q", done.Reservation, done.LastError)
