@@ -450,6 +450,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // MaxFailures cycles, and the node leaves it once the BMC answers again.
 func TestMaintenanceRedfishUnreachable(t *testing.T) {
 	ctx := context.Background()
+	e := newEnvDrivers(t, redfish.New(redfish.Options{MaxRetries: -1}))
 	sim, err := simulator.New(simulator.Config{Systems: 3})
 	if err != nil {
 		t.Fatal(err)
@@ -457,9 +458,10 @@ func TestMaintenanceRedfishUnreachable(t *testing.T) {
 	if err := sim.Start(ctx, "127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
-	defer sim.Close()
-	rf := redfish.New(redfish.Options{MaxRetries: -1})
-	e := newEnvDrivers(t, rf)
+	t.Cleanup(func() {
+		e.reg.Close(ctx) // log out while the simulator still answers
+		sim.Close()
+	})
 	var ids []string
 	for _, sys := range sim.SystemIDs() {
 		n := &store.Node{
