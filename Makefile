@@ -13,9 +13,10 @@ all: build
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/bmc-agent
 
-## run: start the agent on the embedded database (./bmc-agent.db).
+## run: start the agent on the embedded database (./bmc-agent.db) with a
+## Redfish simulator whose systems it enrolls as nodes (serve --demo).
 run: build
-	./$(BIN) serve
+	./$(BIN) serve --demo
 
 ## test: every test, with the race detector, against real PostgreSQL,
 ## the Redfish simulator and ipmi_sim (started by the tests themselves).

@@ -181,6 +181,13 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 	if err := member.Join(ctx); err != nil {
 		return fmt.Errorf("join the cluster: %w", err)
 	}
+	var dm *demo
+	if c.demo {
+		if dm, err = startDemo(ctx, db, reg); err != nil {
+			return err
+		}
+		defer dm.close()
+	}
 
 	apiHandler, err := api.New(api.Config{Store: db, Tasks: tm, Drivers: reg, HeartbeatTimeout: c.hbTimeout, Logger: log})
 	if err != nil {
@@ -200,6 +207,9 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	fmt.Fprintf(out, "bmc-agent %s: agent %q listening on %s://%s, database %s\n", version, c.agentID, scheme, ln.Addr(), db)
+	if dm != nil {
+		dm.describe(out, scheme+"://"+ln.Addr().String())
+	}
 
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
