@@ -16,6 +16,7 @@ import (
 	"github.com/bmc-agent/bmc-agent/cluster"
 	"github.com/bmc-agent/bmc-agent/drivers"
 	"github.com/bmc-agent/bmc-agent/drivers/fake"
+	"github.com/bmc-agent/bmc-agent/drivers/ipmi"
 	"github.com/bmc-agent/bmc-agent/drivers/redfish"
 	"github.com/bmc-agent/bmc-agent/lock"
 	"github.com/bmc-agent/bmc-agent/metrics"
@@ -135,7 +136,7 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 	}
 	defer db.Close()
 
-	reg, err := drivers.NewRegistry(fake.New(), redfish.New(redfish.Options{Logger: log}))
+	reg, err := drivers.NewRegistry(fake.New(), redfish.New(redfish.Options{Logger: log}), ipmi.New(ipmi.Config{Logger: log}))
 	if err != nil {
 		return err
 	}
