@@ -317,6 +317,10 @@ func (s *Sim) Pid() int {
 	return s.cmd.Process.Pid
 }
 
+// Dir is the directory of the simulator's configuration and state; Stop
+// removes it.
+func (s *Sim) Dir() string { return s.dir }
+
 func (s *Sim) file(name string) string { return filepath.Join(s.dir, "chassis", name) }
 
 // Power reads the machine's power state from the chassis script's files,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -72,16 +73,22 @@ func TestSimDiesWithTestBinary(t *testing.T) {
 	if os.Getenv("BMC_AGENT_IPMITEST_HELPER") == "1" {
 		s := ipmitest.StartSim(t)
 		fmt.Println("pid", s.Pid())
+		fmt.Println("dir", s.Dir())
 		os.Exit(3) // no t.Cleanup runs
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestSimDiesWithTestBinary$")
 	cmd.Env = append(os.Environ(), "BMC_AGENT_IPMITEST_HELPER=1")
 	out, _ := cmd.CombinedOutput()
-	var pid int
+	var (
+		pid int
+		dir string
+	)
 	for _, line := range strings.Split(string(out), "\n") {
-		if _, err := fmt.Sscanf(line, "pid %d", &pid); err == nil {
-			break
-		}
+		fmt.Sscanf(line, "pid %d", &pid)
+		fmt.Sscanf(line, "dir %s", &dir)
+	}
+	if strings.HasPrefix(filepath.Base(dir), "bmc-agent-ipmisim-") {
+		defer os.RemoveAll(dir) // the crashed helper could not
 	}
 	if pid == 0 {
 		t.Fatalf("helper printed no pid: %s", out)
