@@ -56,6 +56,9 @@ type API struct {
 	nodeInputsPatch  []input[store.Node]
 	conductors       []field[store.Agent]
 	drivers          []field[driverView]
+	// patterns are the registered paths, for the test that docs/openapi.yaml
+	// describes each.
+	patterns []string
 }
 
 // handler is an API endpoint: an error it returns is the answer.
@@ -155,6 +158,7 @@ func (a *API) routes() {
 // handle registers a /v1 path: the version is negotiated, a path newer than
 // the requested version is unknown, and a method the path lacks is 405.
 func (a *API) handle(pattern string, since int, methods map[string]handler) {
+	a.patterns = append(a.patterns, pattern)
 	rt := route{since: since, methods: methods}
 	allow := make([]string, 0, len(methods))
 	for m := range methods {

@@ -17,12 +17,15 @@ func fuzzAPI(t testing.TB) *API {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &API{cfg: Config{Drivers: reg}}
+	a := &API{cfg: Config{Drivers: reg}, db: noStore{}, mux: http.NewServeMux()}
 	a.nodes = a.nodeFields()
 	a.nodeInputsCreate = a.nodeInputs(false)
 	a.nodeInputsPatch = a.nodeInputs(true)
 	return a
 }
+
+// noStore is a store no test path reaches.
+type noStore struct{ store.Store }
 
 // clientError fails unless err is an answer for the client's mistake: a
 // 4xx, never a 5xx.

@@ -86,7 +86,7 @@ func (d *demo) describe(out io.Writer, base string) {
 	fmt.Fprintf(out, "  curl -s -H 'X-OpenStack-Ironic-API-Version: latest' %s/v1/nodes\n", base)
 	fmt.Fprintf(out, "  curl -s -X PUT -H 'X-OpenStack-Ironic-API-Version: latest' -H 'Content-Type: application/json' \\\n")
 	fmt.Fprintf(out, "       -d '{\"target\": \"power on\"}' %s/v1/nodes/%s/states/power\n", base, d.nodes[0])
-	fmt.Fprintf(out, "  curl -s -H 'X-OpenStack-Ironic-API-Version: latest' %s/v1/nodes/%s?fields=name,power_state,target_power_state\n", base, d.nodes[0])
+	fmt.Fprintf(out, "  curl -s -H 'X-OpenStack-Ironic-API-Version: latest' '%s/v1/nodes/%s?fields=name,power_state,target_power_state'\n", base, d.nodes[0])
 }
 
 // close stops the simulator.
