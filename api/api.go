@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bmc-agent/bmc-agent/drivers"
@@ -56,6 +57,8 @@ type API struct {
 	nodeInputsPatch  []input[store.Node]
 	conductors       []field[store.Agent]
 	drivers          []field[driverView]
+	// ifaces caches interfaces() per registered driver.
+	ifaces sync.Map
 	// patterns are the registered paths, for the test that docs/openapi.yaml
 	// describes each.
 	patterns []string

@@ -11,6 +11,7 @@ import (
 
 	"github.com/bmc-agent/bmc-agent/drivers"
 	"github.com/bmc-agent/bmc-agent/drivers/fake"
+	"github.com/bmc-agent/bmc-agent/internal/pgtest"
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack/baremetal/v1/conductors"
 	gcdrivers "github.com/gophercloud/gophercloud/v2/openstack/baremetal/v1/drivers"
@@ -73,7 +74,15 @@ func bodyOf(err error) string {
 // device, virtual media, validate, maintenance, and the provision cycle
 // manage, provide, deploy, undeploy.
 func TestGophercloudLifecycle(t *testing.T) {
-	e := newEnv(t, envOptions{})
+	lifecycle(t, newEnv(t, envOptions{}))
+}
+
+// The same on PostgreSQL, the database several agents share.
+func TestGophercloudLifecyclePostgres(t *testing.T) {
+	lifecycle(t, newEnv(t, envOptions{dsn: pgtest.DSN(t)}))
+}
+
+func lifecycle(t *testing.T, e *env) {
 	c := e.client(t, "1.89")
 	ctx := context.Background()
 

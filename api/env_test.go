@@ -16,6 +16,7 @@ import (
 	"github.com/bmc-agent/bmc-agent/api"
 	"github.com/bmc-agent/bmc-agent/drivers"
 	"github.com/bmc-agent/bmc-agent/drivers/fake"
+	"github.com/bmc-agent/bmc-agent/internal/pgtest"
 	"github.com/bmc-agent/bmc-agent/lock"
 	"github.com/bmc-agent/bmc-agent/store"
 	"github.com/bmc-agent/bmc-agent/store/sqlstore"
@@ -26,7 +27,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := pgtest.Main(m)
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
 			os.Stderr.WriteString("goroutine leak: " + err.Error() + "\n")
@@ -56,6 +57,8 @@ type envOptions struct {
 	wrap func(store.Store) store.Store
 	// auth wraps the API in HTTP Basic authentication.
 	auth *api.Authenticator
+	// dsn is the database (default: an SQLite file in a temporary directory).
+	dsn string
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -63,7 +66,10 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if o.attempts == 0 {
 		o.attempts = 1
 	}
-	db, err := sqlstore.Open(context.Background(), filepath.Join(t.TempDir(), "agent.db"), sqlstore.Options{})
+	if o.dsn == "" {
+		o.dsn = filepath.Join(t.TempDir(), "agent.db")
+	}
+	db, err := sqlstore.Open(context.Background(), o.dsn, sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

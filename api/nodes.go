@@ -99,7 +99,13 @@ func (a *API) nodeFields() []field[store.Node] {
 // driver: the driver's own name for what it implements, Ironic's names of
 // the interfaces the agent does not offer (no-console, ...), null for a
 // capability the driver lacks.
+//
+// The answer for a registered driver is computed once: a detailed listing
+// asks for it once per interface field of every node.
 func (a *API) interfaces(driver string) map[string]any {
+	if m, ok := a.ifaces.Load(driver); ok {
+		return m.(map[string]any)
+	}
 	out := map[string]any{
 		"deploy_interface":   "ramdisk",
 		"console_interface":  "no-console",
@@ -125,6 +131,7 @@ func (a *API) interfaces(driver string) map[string]any {
 	if drivers.Supports(d, drivers.VMediaInterface) {
 		out["boot_interface"] = driver + "-virtual-media"
 	}
+	a.ifaces.Store(driver, out)
 	return out
 }
 
