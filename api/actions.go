@@ -86,6 +86,18 @@ func (a *API) capable(t *taskmanager.Task, ms ...drivers.Method) error {
 	return nil
 }
 
+// lockOnly are the options of a task that only locks and edits the node
+// (update, delete, maintenance, ports): it never calls the driver, so it
+// binds any registered one, and a node whose own driver this agent lacks
+// can still be repaired or deleted.
+func (a *API) lockOnly(purpose string) []taskmanager.Option {
+	opts := []taskmanager.Option{taskmanager.Purpose(purpose)}
+	if names := a.cfg.Drivers.Names(); len(names) > 0 {
+		opts = append(opts, taskmanager.DriverName(names[0]))
+	}
+	return opts
+}
+
 // exclusive runs fn under the node's exclusive lock while the client waits,
 // bounded by SyncTimeout.
 func (a *API) exclusive(r *http.Request, purpose string, fn func(ctx context.Context, t *taskmanager.Task) error) error {
@@ -501,7 +513,7 @@ func (a *API) maintenance(w http.ResponseWriter, r *http.Request, on bool, reaso
 	if on {
 		purpose = "set maintenance"
 	}
-	err := a.tm.Do(r.Context(), r.PathValue("node"), []taskmanager.Option{taskmanager.Purpose(purpose)},
+	err := a.tm.Do(r.Context(), r.PathValue("node"), a.lockOnly(purpose),
 		func(ctx context.Context, t *taskmanager.Task) error {
 			n := t.Node()
 			n.Maintenance, n.MaintenanceReason = on, reason

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bmc-agent/bmc-agent/store"
 	"github.com/gophercloud/gophercloud/v2/openstack/baremetal/v1/nodes"
 )
 
@@ -176,5 +177,33 @@ func TestListNodes(t *testing.T) {
 	_, body = call(t, "GET", e.URL+"/v1/nodes?provision_state=active", "1.89", "")
 	if !strings.Contains(string(body), `"nodes":[]`) {
 		t.Fatalf("filter by provision_state: %s", body)
+	}
+}
+
+// A node whose driver this agent does not offer (an agent of another
+// build enrolled it) can still be shown, repaired and deleted; actions that
+// need the driver say which one is missing.
+func TestNodeOfUnknownDriver(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	n := &store.Node{Name: "orphan", Driver: "gone", ProvisionState: "enroll"}
+	if err := e.db.CreateNode(context.Background(), n); err != nil {
+		t.Fatal(err)
+	}
+	resp, body := call(t, "PUT", e.URL+"/v1/nodes/orphan/states/power", "1.89", `{"target": "power on"}`)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(faultString(t, body), `"gone"`) {
+		t.Fatalf("power on: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := call(t, "PUT", e.URL+"/v1/nodes/orphan/maintenance", "1.89", `{"reason": "driver gone"}`); resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("maintenance: %d %s", resp.StatusCode, body)
+	}
+	resp, body = call(t, "PATCH", e.URL+"/v1/nodes/orphan", "1.89", `[{"op": "replace", "path": "/driver", "value": "fake"}]`)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("repair: %d %s", resp.StatusCode, body)
+	}
+	if err := e.db.UpdateNode(context.Background(), func() *store.Node { x, _ := e.db.Node(context.Background(), n.UUID); x.Driver = "gone"; return x }()); err != nil {
+		t.Fatal(err)
+	}
+	if resp, body := call(t, "DELETE", e.URL+"/v1/nodes/orphan", "1.89", ""); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("delete: %d %s", resp.StatusCode, body)
 	}
 }
