@@ -99,11 +99,12 @@ func (a *API) lockOnly(purpose string) []taskmanager.Option {
 }
 
 // exclusive runs fn under the node's exclusive lock while the client waits,
-// bounded by SyncTimeout.
+// bounded by SyncTimeout. A client that goes away does not cut a change
+// short halfway on the BMC: fn's context outlives the request's.
 func (a *API) exclusive(r *http.Request, purpose string, fn func(ctx context.Context, t *taskmanager.Task) error) error {
 	return a.tm.Do(r.Context(), r.PathValue("node"), []taskmanager.Option{taskmanager.Purpose(purpose)},
 		func(ctx context.Context, t *taskmanager.Task) error {
-			ctx, cancel := context.WithTimeout(ctx, a.cfg.SyncTimeout)
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.SyncTimeout)
 			defer cancel()
 			return fn(ctx, t)
 		})
