@@ -205,6 +205,10 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 	srv := &http.Server{
 		Handler:           newHandler(db, apiHandler, mreg.Handler(), auth),
 		ReadHeaderTimeout: 10 * time.Second,
+		// A request body (at most 1 MiB) has a minute to arrive; an idle
+		// keep-alive connection is closed after two.
+		ReadTimeout: time.Minute,
+		IdleTimeout: 2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	fmt.Fprintf(out, "bmc-agent %s: agent %q listening on %s://%s, database %s\n", version, c.agentID, scheme, ln.Addr(), db)
