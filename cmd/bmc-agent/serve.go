@@ -209,7 +209,7 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 		// keep-alive connection is closed after two.
 		ReadTimeout: time.Minute,
 		IdleTimeout: 2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	fmt.Fprintf(out, "bmc-agent %s: agent %q listening on %s://%s, database %s\n", version, c.agentID, scheme, ln.Addr(), db)
 	if dm != nil {
