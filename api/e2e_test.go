@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -339,4 +340,50 @@ func containsString(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// Failed work is recorded: a power change the BMC refuses clears the target
+// and fills last_error; a deploy that fails moves the node to deploy failed
+// with last_error, and undeploy from there returns it to available.
+func TestFailuresRecorded(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.client(t, "1.89")
+	ctx := context.Background()
+	n, err := nodes.Create(ctx, c, nodes.CreateOpts{Driver: "fake", Name: "flaky"}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nodes.Update(ctx, c, n.UUID, nodes.UpdateOpts{nodes.UpdateOperation{
+		Op: nodes.AddOp, Path: "/instance_info", Value: map[string]any{"boot_iso": "http://images.example/os.iso"}}}).Extract(); err != nil {
+		t.Fatal(err)
+	}
+	for _, target := range []nodes.TargetProvisionState{nodes.TargetManage, nodes.TargetProvide} {
+		if err := nodes.ChangeProvisionState(ctx, c, n.UUID, nodes.ProvisionStateOpts{Target: target}).ExtractErr(); err != nil {
+			t.Fatal(err)
+		}
+		waitNode(t, c, n.UUID, "settled", func(n *nodes.Node) bool { return n.TargetProvisionState == "" && n.Reservation == "" })
+	}
+	e.fake.Inject(n.UUID, fake.Fault{Err: fmt.Errorf("%w: simulated fault", drivers.ErrBMCFailed)})
+	if err := nodes.ChangePowerState(ctx, c, n.UUID, nodes.PowerStateOpts{Target: nodes.PowerOn}).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	got := waitNode(t, c, n.UUID, "a recorded failure", func(n *nodes.Node) bool { return n.LastError != "" && n.Reservation == "" })
+	if got.TargetPowerState != "" || !strings.Contains(got.LastError, "simulated fault") || got.PowerState == "power on" {
+		t.Fatalf("after a failed power on: power %q target %q last_error %q", got.PowerState, got.TargetPowerState, got.LastError)
+	}
+	if err := nodes.ChangeProvisionState(ctx, c, n.UUID, nodes.ProvisionStateOpts{Target: nodes.TargetActive}).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	got = waitNode(t, c, n.UUID, "deploy failed", provisionIs("deploy failed"))
+	if !strings.Contains(got.LastError, "simulated fault") {
+		t.Fatalf("deploy failed with last_error %q", got.LastError)
+	}
+	e.fake.Inject(n.UUID, fake.Fault{})
+	if err := nodes.ChangeProvisionState(ctx, c, n.UUID, nodes.ProvisionStateOpts{Target: nodes.TargetDeleted}).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	got = waitNode(t, c, n.UUID, "available", provisionIs("available"))
+	if got.LastError != "" {
+		t.Fatalf("after undeploy: last_error %q", got.LastError)
+	}
 }

@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -225,9 +224,7 @@ func undeploy(ctx context.Context, t *taskmanager.Task) error {
 		return fmt.Errorf("eject the boot ISO: %w", err)
 	}
 	if err := d.SetPowerState(ctx, drivers.ActionPowerOff, 0); err != nil {
-		if !errors.Is(err, drivers.ErrUnsupported) {
-			return err
-		}
+		return err
 	}
 	n.PowerState = string(drivers.PowerOff)
 	n.InstanceInfo = map[string]any{}
