@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -223,6 +224,11 @@ func lifecycle(t *testing.T, e *env) {
 	got, _ = nodes.Get(ctx, c, n.UUID).Extract()
 	if len(got.InstanceInfo) != 0 || got.PowerState != "power off" || got.LastError != "" {
 		t.Fatalf("after undeploy: instance_info %v power %q last_error %q", got.InstanceInfo, got.PowerState, got.LastError)
+	}
+
+	// The task logs of the work a request started carry its id.
+	if !regexp.MustCompile(`msg="provision state changed".* request_id=req-[0-9a-f-]{36}`).MatchString(e.logs.String()) {
+		t.Errorf("no task log line names its request:\n%s", e.logs.String())
 	}
 
 	// The agent lists itself as a conductor, with its drivers.
