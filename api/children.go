@@ -26,9 +26,10 @@ type child[T any] struct {
 	filters map[string]int
 	uuid    func(*T) string
 	node    func(*T) *string
-	// reset clears the fields a patch may change, so that a member the
-	// patch removes returns to its unset value.
-	reset func(*T)
+	// reset clears the fields a patch at version v may change, so that a
+	// member the patch removes returns to its unset value (fields newer
+	// than v keep theirs).
+	reset func(x *T, v Version)
 	// check validates a new or patched resource.
 	check func(*T) error
 	// defaults fills what a creation request left out.
@@ -199,7 +200,7 @@ func (c *child[T]) patchHandler(a *API) handler {
 				return err
 			}
 			next = *cur
-			c.reset(&next)
+			c.reset(&next, v)
 			if err := applyInputs(&next, patched, c.inputs, c.internal, c.kind, v); err != nil {
 				return err
 			}
@@ -354,9 +355,14 @@ func (a *API) ports() *child[store.Port] {
 		filters:  map[string]int{"address": 1, "portgroup": vPortgroupUUID},
 		uuid:     func(p *P) string { return p.UUID },
 		node:     func(p *P) *string { return &p.NodeUUID },
-		reset: func(p *P) {
-			p.NodeUUID, p.Address, p.Extra, p.LocalLinkConnection, p.PhysicalNetwork = "", "", nil, nil, ""
-			p.PXEEnabled = true
+		reset: func(p *P, v Version) {
+			p.NodeUUID, p.Address, p.Extra = "", "", nil
+			if v.atLeast(vPortAdvanced) {
+				p.LocalLinkConnection, p.PXEEnabled = nil, true
+			}
+			if v.atLeast(vPhysicalNetwork) {
+				p.PhysicalNetwork = ""
+			}
 		},
 		defaults: func(p *P) { p.PXEEnabled = true },
 		check: func(p *P) error {
@@ -424,7 +430,7 @@ func (a *API) volumeConnectors() *child[store.VolumeConnector] {
 		filters:  map[string]int{},
 		uuid:     func(c *C) string { return c.UUID },
 		node:     func(c *C) *string { return &c.NodeUUID },
-		reset:    func(c *C) { c.NodeUUID, c.Type, c.ConnectorID, c.Extra = "", "", "", nil },
+		reset:    func(c *C, _ Version) { c.NodeUUID, c.Type, c.ConnectorID, c.Extra = "", "", "", nil },
 		check: func(c *C) error {
 			switch {
 			case c.NodeUUID == "":
@@ -480,7 +486,7 @@ func (a *API) volumeTargets() *child[store.VolumeTarget] {
 		filters:  map[string]int{},
 		uuid:     func(t *V) string { return t.UUID },
 		node:     func(t *V) *string { return &t.NodeUUID },
-		reset: func(t *V) {
+		reset: func(t *V, _ Version) {
 			t.NodeUUID, t.VolumeType, t.VolumeID, t.BootIndex, t.Properties, t.Extra = "", "", "", 0, nil, nil
 		},
 		check: func(t *V) error {

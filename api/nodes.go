@@ -467,6 +467,20 @@ func (a *API) patchedNode(cur *store.Node, body []byte, v Version) (*store.Node,
 	if err := checkSecrets(next.DriverInfo, cur.DriverInfo); err != nil {
 		return nil, err
 	}
+	// Fields newer than the requested version were not in the patch's
+	// document: they keep their values.
+	if !v.atLeast(vNodeName) {
+		next.Name = cur.Name
+	}
+	if !v.atLeast(vResourceClass) {
+		next.ResourceClass = cur.ResourceClass
+	}
+	if !v.atLeast(vConductorGroup) {
+		next.AgentGroup = cur.AgentGroup
+	}
+	if !v.atLeast(vDescription) {
+		next.Description = cur.Description
+	}
 	if !next.Maintenance {
 		next.MaintenanceReason = ""
 	}

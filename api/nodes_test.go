@@ -75,8 +75,12 @@ func TestPatchNode(t *testing.T) {
 		extra["row"] != nil || n["maintenance"] != true || n["maintenance_reason"] != "fan" || n["uuid"] != id {
 		t.Fatalf("patched node: %s", body)
 	}
+	// A client of an older version does not wipe the fields it cannot see.
+	if resp, body := call(t, "PATCH", e.URL+"/v1/nodes/"+id, "1.1", `[{"op": "add", "path": "/extra/old", "value": true}]`); resp.StatusCode != http.StatusOK {
+		t.Fatalf("patch at 1.1: %d %s", resp.StatusCode, body)
+	}
 	stored, _ := e.db.Node(context.Background(), id)
-	if stored.Name != "p2" || !stored.Maintenance || stored.Properties["cpus"] != 64.0 || stored.Reservation != "" {
+	if stored.Name != "p2" || stored.ResourceClass != "gold" || stored.Extra["old"] != true || !stored.Maintenance || stored.Properties["cpus"] != 64.0 || stored.Reservation != "" {
 		t.Fatalf("stored: %+v", stored)
 	}
 }
@@ -205,5 +209,26 @@ func TestNodeOfUnknownDriver(t *testing.T) {
 	}
 	if resp, body := call(t, "DELETE", e.URL+"/v1/nodes/orphan", "1.89", ""); resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("delete: %d %s", resp.StatusCode, body)
+	}
+}
+
+// A port patched by an old client keeps the fields newer than its version.
+func TestPatchPortKeepsNewerFields(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	id := createNode(t, e, `{"driver": "fake"}`)
+	resp, body := call(t, "POST", e.URL+"/v1/ports", "1.89",
+		`{"node_uuid": "`+id+`", "address": "52:54:00:00:00:07", "pxe_enabled": false, "physical_network": "physnet1", "local_link_connection": {"switch_id": "aa:bb:cc:dd:ee:ff", "port_id": "Eth1/7"}}`)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create port: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := call(t, "PATCH", e.URL+"/v1/ports/52:54:00:00:00:07", "1.18", `[{"op": "add", "path": "/extra/rack", "value": "r9"}]`); resp.StatusCode != http.StatusOK {
+		t.Fatalf("patch at 1.18: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := call(t, "PATCH", e.URL+"/v1/ports/52:54:00:00:00:07", "1.18", `[{"op": "replace", "path": "/pxe_enabled", "value": true}]`); resp.StatusCode != http.StatusNotAcceptable {
+		t.Fatalf("patch of a newer field at 1.18: %d", resp.StatusCode)
+	}
+	p, err := e.db.Port(context.Background(), "52:54:00:00:00:07")
+	if err != nil || p.PXEEnabled || p.PhysicalNetwork != "physnet1" || p.LocalLinkConnection["port_id"] != "Eth1/7" || p.Extra["rack"] != "r9" {
+		t.Fatalf("port after the old client's patch: %+v, %v", p, err)
 	}
 }
