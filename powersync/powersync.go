@@ -309,29 +309,47 @@ func (l *Loop) owned(ctx context.Context) ([]string, int, error) {
 			return nil, agents, nil
 		}
 	}
+	var out []string
+	keep := func(n *store.Node) {
+		if excluded[n.ProvisionState] || (n.Maintenance && n.Fault != FaultPowerFailure) {
+			return
+		}
+		if ring != nil && ring.Owner(n.UUID) != l.cfg.AgentID {
+			return
+		}
+		out = append(out, n.UUID)
+	}
 	no, yes := false, true
 	group := l.cfg.Group
-	active, err := l.nodes.Nodes(ctx, store.NodeFilter{AgentGroup: &group, Maintenance: &no, Reserved: &no})
-	if err != nil {
+	if err := l.list(ctx, store.NodeFilter{AgentGroup: &group, Maintenance: &no, Reserved: &no}, keep); err != nil {
 		return nil, 0, fmt.Errorf("list nodes: %w", err)
 	}
-	faulted, err := l.nodes.Nodes(ctx, store.NodeFilter{AgentGroup: &group, Maintenance: &yes, FaultSet: &yes, Reserved: &no})
-	if err != nil {
+	if err := l.list(ctx, store.NodeFilter{AgentGroup: &group, Maintenance: &yes, FaultSet: &yes, Reserved: &no}, keep); err != nil {
 		return nil, 0, fmt.Errorf("list nodes in maintenance: %w", err)
 	}
-	out := make([]string, 0, len(active)+len(faulted))
-	for _, list := range [][]*store.Node{active, faulted} {
-		for _, n := range list {
-			if excluded[n.ProvisionState] || (n.Maintenance && n.Fault != FaultPowerFailure) {
-				continue
-			}
-			if ring != nil && ring.Owner(n.UUID) != l.cfg.AgentID {
-				continue
-			}
-			out = append(out, n.UUID)
-		}
-	}
 	return out, agents, nil
+}
+
+// listPage is the page size of the cycle's listing: a fleet is read a page
+// at a time, so that its rows are never all decoded at once.
+var listPage = 500 // a variable for the tests
+
+// list calls keep for every node f selects, a page at a time.
+func (l *Loop) list(ctx context.Context, f store.NodeFilter, keep func(*store.Node)) error {
+	f.Limit = listPage
+	for {
+		page, err := l.nodes.Nodes(ctx, f)
+		if err != nil {
+			return err
+		}
+		for _, n := range page {
+			keep(n)
+		}
+		if len(page) < listPage {
+			return nil
+		}
+		f.Marker = page[len(page)-1].UUID
+	}
 }
 
 // forget drops the failure counts of nodes this agent no longer owns.

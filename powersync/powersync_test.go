@@ -510,6 +510,22 @@ func TestOwnershipSplitsNodes(t *testing.T) {
 	}
 }
 
+// A fleet larger than a page of the listing is synced whole, each node once.
+func TestListsEveryPage(t *testing.T) {
+	defer powersync.SetListPage(7)()
+	e := newEnv(t)
+	ids := e.nodes(t, 7*4+3, drivers.PowerOff)
+	r := cycle(t, e.loop(t, powersync.Config{Workers: 16}, nil))
+	if r.Owned != len(ids) || r.InSync != len(ids) {
+		t.Fatalf("cycle: %+v", r)
+	}
+	for _, id := range ids {
+		if c := e.fake.Calls(id); c != 1 {
+			t.Fatalf("node %s read %d times", id, c)
+		}
+	}
+}
+
 // observer records cycle results.
 type observer struct {
 	mu      sync.Mutex
