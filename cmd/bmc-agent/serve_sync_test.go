@@ -30,7 +30,7 @@ func TestServeSyncAndMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	base, stop := startServe(t, "--listen", "127.0.0.1:0", "--database", dbfile, "--agent-id", "sync-agent",
-		"--sync-interval", "20ms", "--sync-workers", "2", "--sync-max-failures", "2", "--heartbeat-interval", "50ms", "--heartbeat-timeout", "1s")
+		"--db-max-conns", "4", "--sync-interval", "20ms", "--sync-workers", "2", "--sync-max-failures", "2", "--heartbeat-interval", "50ms", "--heartbeat-timeout", "1s")
 
 	deadline := time.Now().Add(20 * time.Second)
 	for {
