@@ -27,6 +27,7 @@ type Error struct {
 	Err error
 }
 
+// Error returns the client's message and the cause.
 func (e *Error) Error() string {
 	if e.Err != nil {
 		return fmt.Sprintf("%s (%v)", e.Message, e.Err)

@@ -11,6 +11,7 @@ import (
 // Version is an Ironic API microversion, 1.Minor.
 type Version struct{ Major, Minor int }
 
+// String formats the version as Ironic's headers do, "1.89".
 func (v Version) String() string { return fmt.Sprintf("%d.%d", v.Major, v.Minor) }
 
 // atLeast reports whether v is 1.minor or newer.
