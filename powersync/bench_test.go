@@ -3,8 +3,10 @@ package powersync_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,16 +33,23 @@ import (
 const simChildEnv = "BMC_AGENT_POWERSYNC_SIM_CHILD"
 
 // runSimChild serves the simulator described by $BMC_AGENT_POWERSYNC_SIM_CHILD
-// on a loopback port, prints "LISTEN <url>" and serves until stdin closes.
+// ("systems,latency,port-per-system") on a loopback port, prints
+// "LISTEN <url>" and serves until stdin closes.
 func runSimChild(spec string) int {
-	n, lat, ok := strings.Cut(spec, ",")
-	systems, err := strconv.Atoi(n)
-	latency, err2 := time.ParseDuration(lat)
-	if !ok || err != nil || err2 != nil {
+	f := strings.Split(spec, ",")
+	if len(f) != 3 {
 		fmt.Fprintf(os.Stderr, "sim child: bad spec %q\n", spec)
 		return 2
 	}
-	sim, err := simulator.New(simulator.Config{Systems: systems, Fault: simulator.Fault{Latency: latency}, RequestLogSize: -1})
+	systems, err := strconv.Atoi(f[0])
+	latency, err2 := time.ParseDuration(f[1])
+	if err != nil || err2 != nil {
+		fmt.Fprintf(os.Stderr, "sim child: bad spec %q\n", spec)
+		return 2
+	}
+	sim, err := simulator.New(simulator.Config{
+		Systems: systems, Fault: simulator.Fault{Latency: latency}, RequestLogSize: -1, PortPerSystem: f[2] == "true",
+	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sim child:", err)
 		return 1
@@ -56,15 +65,16 @@ func runSimChild(spec string) int {
 }
 
 // startSimChild starts the test binary as a simulator of n systems with the
-// given latency, and returns its URL. It stops with the benchmark.
-func startSimChild(tb testing.TB, n int, latency time.Duration) string {
+// given latency, each on its own port with perPort, and returns its URL. It
+// stops with the benchmark.
+func startSimChild(tb testing.TB, n int, latency time.Duration, perPort bool) string {
 	tb.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		tb.Fatal(err)
 	}
 	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d,%s", simChildEnv, n, latency))
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d,%s,%t", simChildEnv, n, latency, perPort))
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -98,6 +108,25 @@ func startSimChild(tb testing.TB, n int, latency time.Duration) string {
 	}
 	go io.Copy(io.Discard, stdout)
 	return url
+}
+
+// simSystems asks the simulator's admin endpoint for every system's URL.
+func simSystems(tb testing.TB, url string) map[string]string {
+	tb.Helper()
+	resp, err := http.Get(url + "/sim/systems")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var list struct{ Members []struct{ ID, URL string } }
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+		tb.Fatal(err)
+	}
+	out := make(map[string]string, len(list.Members))
+	for _, m := range list.Members {
+		out[m.ID] = m.URL
+	}
+	return out
 }
 
 func envInt(name string, def int) int {
@@ -136,7 +165,9 @@ func procStatus(field string) float64 {
 // 10,000 nodes with 200 ms of latency per request at a concurrency of 200
 // by default (BMC_AGENT_SYNC_NODES, BMC_AGENT_SYNC_LATENCY,
 // BMC_AGENT_SYNC_WORKERS change them). The simulator runs in a child
-// process; the agent is this process: the embedded database (SQLite, or the
+// process, all systems on one port (one Redfish client in the agent), or each
+// on its own port with BMC_AGENT_SYNC_PORT_PER_BMC=1 (a client, a session and
+// a connection per BMC, as in a real fleet); the agent is this process: the embedded database (SQLite, or the
 // test PostgreSQL server with BMC_AGENT_SYNC_DB=postgres, whose reader pool
 // BMC_AGENT_SYNC_DB_CONNS sizes) with the nodes, the task manager, the
 // Redfish driver and the loop. Each iteration is one steady-state cycle, after
@@ -153,7 +184,19 @@ func BenchmarkSyncFleet(b *testing.B) {
 	workers := envInt("BMC_AGENT_SYNC_WORKERS", 200)
 	ctx := context.Background()
 
-	url := startSimChild(b, nodes, latency)
+	perPort := os.Getenv("BMC_AGENT_SYNC_PORT_PER_BMC") != ""
+	url := startSimChild(b, nodes, latency, perPort)
+	address := func(i int) (string, string) {
+		return url, fmt.Sprintf("/redfish/v1/Systems/sys-%05d", i)
+	}
+	if perPort {
+		systems := simSystems(b, url)
+		address = func(i int) (string, string) {
+			u := systems[fmt.Sprintf("sys-%05d", i)]
+			p := strings.Index(u, "/redfish/")
+			return u[:p], u[p:]
+		}
+	}
 	dsn := filepath.Join(b.TempDir(), "agent.db")
 	if os.Getenv("BMC_AGENT_SYNC_DB") == "postgres" {
 		dsn = pgtest.DSN(b)
@@ -164,11 +207,12 @@ func BenchmarkSyncFleet(b *testing.B) {
 	}
 	defer db.Close()
 	for i := 1; i <= nodes; i++ {
+		addr, system := address(i)
 		n := &store.Node{
 			Name: fmt.Sprintf("sys-%05d", i), Driver: redfish.Name, ProvisionState: taskmanager.StateActive,
 			PowerState: string(drivers.PowerOff), // the simulator's systems start off
 			DriverInfo: store.JSON{
-				redfish.InfoAddress: url, redfish.InfoSystemID: fmt.Sprintf("/redfish/v1/Systems/sys-%05d", i),
+				redfish.InfoAddress: addr, redfish.InfoSystemID: system,
 				redfish.InfoUsername: "admin", redfish.InfoPassword: "password",
 			},
 		}
@@ -176,7 +220,11 @@ func BenchmarkSyncFleet(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	rf := redfish.New(redfish.Options{MaxRequestsPerBMC: workers}) // one simulator stands in for every BMC
+	opts := redfish.Options{}
+	if !perPort {
+		opts.MaxRequestsPerBMC = workers // one simulator port stands in for every BMC
+	}
+	rf := redfish.New(opts)
 	reg, err := drivers.NewRegistry(rf)
 	if err != nil {
 		b.Fatal(err)
