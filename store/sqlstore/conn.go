@@ -4,6 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"net"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -59,33 +62,103 @@ type sqlRows struct{ *sql.Rows }
 
 func (r sqlRows) Close() { r.Rows.Close() }
 
-// pgxConn is a conn on a pgx pool.
-type pgxConn struct{ pool *pgxpool.Pool }
+// pgxConn is a conn on a pgx pool. Every statement, waiting for a pooled
+// connection and connecting included, is bounded by timeout: a server that
+// stops answering (a network partition, a stopped VM) would otherwise hold
+// the caller, an API request with no deadline of its own, forever. A
+// statement cut short by that bound is reported as a noAnswerError, which the
+// store maps to store.ErrUnavailable (HTTP 503), not to the caller's own
+// timeout.
+type pgxConn struct {
+	pool    *pgxpool.Pool
+	timeout time.Duration
+}
+
+// noAnswerError: the database did not answer a statement within the
+// store's statement timeout. It deliberately does not unwrap to
+// context.DeadlineExceeded: the caller's deadline did not pass.
+type noAnswerError struct {
+	timeout time.Duration
+	err     error
+}
+
+func (e *noAnswerError) Error() string {
+	return fmt.Sprintf("no answer from the database within %s (%v)", e.timeout, e.err)
+}
+
+// bound returns the statement's context, and a function that ends it and
+// says why a failed statement failed.
+func (c pgxConn) bound(ctx context.Context) (context.Context, func(error) error, context.CancelFunc) {
+	if c.timeout <= 0 {
+		return ctx, func(err error) error { return err }, func() {}
+	}
+	sctx, cancel := context.WithTimeout(ctx, c.timeout)
+	classify := func(err error) error {
+		// While the caller's context lives, a deadline that passed is the
+		// store's own: this bound, or the connect timeout.
+		var ne net.Error
+		if err != nil && ctx.Err() == nil && (sctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) ||
+			errors.As(err, &ne) && ne.Timeout()) {
+			return &noAnswerError{timeout: c.timeout, err: err}
+		}
+		return err
+	}
+	return sctx, classify, cancel
+}
 
 func (c pgxConn) exec(ctx context.Context, q string, args ...any) (int64, error) {
-	tag, err := c.pool.Exec(ctx, q, args...)
+	sctx, classify, cancel := c.bound(ctx)
+	defer cancel()
+	tag, err := c.pool.Exec(sctx, q, args...)
 	if err != nil {
-		return 0, err
+		return 0, classify(err)
 	}
 	return tag.RowsAffected(), nil
 }
 
 func (c pgxConn) queryRow(ctx context.Context, q string, args ...any) row {
-	return pgxRow{c.pool.QueryRow(ctx, q, args...)}
+	sctx, classify, cancel := c.bound(ctx)
+	return pgxRow{c.pool.QueryRow(sctx, q, args...), classify, cancel}
 }
 
 func (c pgxConn) query(ctx context.Context, q string, args ...any) (rows, error) {
-	return c.pool.Query(ctx, q, args...)
+	sctx, classify, cancel := c.bound(ctx)
+	r, err := c.pool.Query(sctx, q, args...)
+	if err != nil {
+		cancel()
+		return nil, classify(err)
+	}
+	return &pgxRows{Rows: r, classify: classify, cancel: cancel}, nil
 }
 
 func (c pgxConn) close() { c.pool.Close() }
 
-type pgxRow struct{ pgx.Row }
+// pgxRow ends its statement's context once scanned.
+type pgxRow struct {
+	pgx.Row
+	classify func(error) error
+	cancel   context.CancelFunc
+}
 
 func (r pgxRow) Scan(dest ...any) error {
+	defer r.cancel()
 	err := r.Row.Scan(dest...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return sql.ErrNoRows
 	}
-	return err
+	return r.classify(err)
+}
+
+// pgxRows ends its statement's context when closed.
+type pgxRows struct {
+	pgx.Rows
+	classify func(error) error
+	cancel   context.CancelFunc
+}
+
+func (r *pgxRows) Scan(dest ...any) error { return r.classify(r.Rows.Scan(dest...)) }
+func (r *pgxRows) Err() error             { return r.classify(r.Rows.Err()) }
+func (r *pgxRows) Close() {
+	r.Rows.Close()
+	r.cancel()
 }

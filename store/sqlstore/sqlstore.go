@@ -30,7 +30,16 @@ type Options struct {
 	// MaxConns bounds the connection pool (PostgreSQL) or the reader pool
 	// (SQLite). Default 16.
 	MaxConns int
+	// StatementTimeout bounds every PostgreSQL statement, including the
+	// wait for a pooled connection and connecting (default 10s; negative:
+	// no bound). A database that does not answer within it is reported as
+	// unavailable (store.ErrUnavailable) instead of holding the caller. The
+	// embedded database is a local file and has no such bound.
+	StatementTimeout time.Duration
 }
+
+// DefaultStatementTimeout is Options.StatementTimeout's default.
+const DefaultStatementTimeout = 10 * time.Second
 
 // DB is a store.Store and a lock.Backend on one SQL database.
 type DB struct {
@@ -58,6 +67,9 @@ func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
 	if opt.MaxConns <= 0 {
 		opt.MaxConns = 16
 	}
+	if opt.StatementTimeout == 0 {
+		opt.StatementTimeout = DefaultStatementTimeout
+	}
 	var db *DB
 	var err error
 	if IsPostgres(dsn) {
@@ -82,6 +94,11 @@ func openPostgres(ctx context.Context, dsn string, opt Options) (*DB, error) {
 	}
 	cfg.MaxConns = int32(opt.MaxConns)
 	cfg.MaxConnIdleTime = 5 * time.Minute
+	if cfg.ConnConfig.ConnectTimeout == 0 && opt.StatementTimeout > 0 {
+		// Also bounds the connections migrations make, which run outside
+		// the statement bound (connect_timeout in the URL wins).
+		cfg.ConnConfig.ConnectTimeout = opt.StatementTimeout
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", redactDSNError(err))
@@ -90,7 +107,7 @@ func openPostgres(ctx context.Context, dsn string, opt Options) (*DB, error) {
 	if u, err := url.Parse(dsn); err == nil {
 		desc = "postgres://" + u.Host + u.Path
 	}
-	c := pgxConn{pool}
+	c := pgxConn{pool: pool, timeout: opt.StatementTimeout}
 	db := newDB(postgresDialect, c, c, desc)
 	db.migrations = func() (*sql.DB, func()) {
 		sdb := stdlib.OpenDBFromPool(pool)
@@ -170,6 +187,8 @@ func (db *DB) err(err error, op string) error {
 	switch {
 	case err == nil:
 		return nil
+	case errors.As(err, new(*noAnswerError)):
+		return fmt.Errorf("%s: %w: %w", op, store.ErrUnavailable, err)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("%s: %w", op, err)
 	case db.d.isUnavailable(err):
