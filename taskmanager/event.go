@@ -2,10 +2,12 @@ package taskmanager
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/bmc-agent/bmc-agent/drivers"
+	"github.com/bmc-agent/bmc-agent/store"
 )
 
 // EventOption qualifies ProcessEvent.
@@ -83,9 +85,7 @@ func restoreOnSpawnError(t *Task, err error, prevState, prevTarget string) {
 	n := t.Node()
 	n.ProvisionState, n.TargetProvisionState = prevState, prevTarget
 	n.LastError = err.Error()
-	ctx, cancel := settleContext()
-	defer cancel()
-	if err := t.Save(ctx); err != nil {
+	if err := t.Settle(context.Background()); err != nil {
 		t.log.Error("cannot record the spawn failure", "err", err)
 	}
 }
@@ -93,8 +93,7 @@ func restoreOnSpawnError(t *Task, err error, prevState, prevTarget string) {
 // failProvision records a failed callback: the node takes "fail" where it
 // can, and last_error says why.
 func failProvision(t *Task, cause error) {
-	ctx, cancel := settleContext()
-	defer cancel()
+	ctx := context.Background()
 	save := func() error {
 		n := t.Node()
 		from := n.ProvisionState
@@ -103,14 +102,14 @@ func failProvision(t *Task, cause error) {
 			now := time.Now().UTC()
 			n.ProvisionState, n.TargetProvisionState, n.ProvisionUpdatedAt = next, TargetOf(next), &now
 		}
-		if err := t.Save(ctx); err != nil {
+		if err := t.Settle(ctx); err != nil {
 			return err
 		}
 		t.log.Info("provision state changed", "event", EventFail, "from", from, "to", n.ProvisionState, "last_error", n.LastError)
 		return nil
 	}
 	err := save()
-	if err != nil {
+	if errors.Is(err, store.ErrConflict) {
 		// The work may have saved the node and left a stale copy: reload
 		// and try once more.
 		if rerr := t.Refresh(ctx); rerr == nil {

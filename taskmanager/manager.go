@@ -46,6 +46,10 @@ type Config struct {
 	// Middleware wraps every driver call of every task (metrics, timeouts).
 	Middleware []drivers.Middleware
 	Logger     *slog.Logger
+	// SettleTimeout bounds how long Task.Settle retries recording the
+	// outcome of background work while the database is unavailable;
+	// default 30s.
+	SettleTimeout time.Duration
 }
 
 // Manager acquires tasks and runs their background work. It is safe for
@@ -55,10 +59,27 @@ type Manager struct {
 	log  *slog.Logger
 	pool *pool
 	// base is the lifetime context of background work; cancelled by
-	// Shutdown once its deadline passes.
+	// Shutdown once its deadline passes, with ErrShuttingDown as the cause.
 	base       context.Context
-	cancelBase context.CancelFunc
+	cancelBase context.CancelCauseFunc
+
+	mu sync.Mutex
+	// held counts, per node, this agent's tasks that hold or are taking its
+	// lock.
+	held map[string]int
+	// orphans are nodes whose lock this agent may hold although none of
+	// its tasks does: a release that failed, an outcome that could not be
+	// recorded (the lock is kept on purpose), a lock taken by a statement
+	// whose answer was lost. The value says what to record if an operation
+	// was left half done. sweepOrphans releases them once the database
+	// answers; sweeping marks the ones it is handling.
+	orphans  map[string]string
+	sweeping map[string]bool
 }
+
+// ErrShuttingDown is the cause (context.Cause) of the cancellation of
+// background work that outlived Shutdown's deadline.
+var ErrShuttingDown = errors.New("the agent is shutting down")
 
 // New returns a Manager.
 func New(cfg Config) (*Manager, error) {
@@ -74,8 +95,12 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	base, cancel := context.WithCancel(context.Background())
-	return &Manager{cfg: cfg, log: cfg.Logger, pool: newPool(cfg.Workers), base: base, cancelBase: cancel}, nil
+	if cfg.SettleTimeout <= 0 {
+		cfg.SettleTimeout = 30 * time.Second
+	}
+	base, cancel := context.WithCancelCause(context.Background())
+	return &Manager{cfg: cfg, log: cfg.Logger, pool: newPool(cfg.Workers), base: base, cancelBase: cancel,
+		held: map[string]int{}, orphans: map[string]string{}, sweeping: map[string]bool{}}, nil
 }
 
 // AgentID returns the holder id of the locks this manager takes.
@@ -156,19 +181,140 @@ func (m *Manager) Stats() PoolStats { return m.pool.stats() }
 
 // Shutdown stops accepting background work (SpawnAfter fails with
 // ErrNoFreeWorker), waits for running work until ctx ends, then cancels the
-// work's context and waits for it to release its locks. It returns ctx's
-// error if work had to be cancelled.
+// work's context (cause ErrShuttingDown) and waits for it to record its
+// outcome and release its locks. It then tries once more to release the
+// locks whose release failed. It returns ctx's error if work had to be
+// cancelled.
 func (m *Manager) Shutdown(ctx context.Context) error {
 	m.pool.close()
-	if m.pool.wait(ctx) {
-		m.cancelBase()
-		return nil
+	drained := m.pool.wait(ctx)
+	if !drained {
+		m.log.Warn("shutdown deadline passed, cancelling background work", "busy", m.pool.stats().Busy)
 	}
-	m.log.Warn("shutdown deadline passed, cancelling background work", "busy", m.pool.stats().Busy)
-	m.cancelBase()
-	// Cancelled work still releases its locks (on their own deadline).
+	m.cancelBase(ErrShuttingDown)
+	// Cancelled work still records its outcome and releases its locks (on
+	// their own deadlines).
 	m.pool.wait(context.Background())
-	return fmt.Errorf("background work cancelled: %w", ctx.Err())
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := m.sweepOrphans(sctx); err != nil {
+		m.log.Warn("locks left held at shutdown: the next start or another agent's sweep releases them", "err", err)
+	}
+	if !drained {
+		return fmt.Errorf("background work cancelled: %w", ctx.Err())
+	}
+	return nil
+}
+
+// hold records that a task of this agent holds or is taking node's lock.
+// It fails while the sweep of orphaned locks handles the node.
+func (m *Manager) hold(node, purpose string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.sweeping[node] {
+		return &lock.LockedError{Node: node, Reservation: lock.Reservation{Holder: m.cfg.AgentID, Purpose: "release of a lock left held"}}
+	}
+	m.held[node]++
+	return nil
+}
+
+// lockFailed undoes hold after a failed attempt to take node's lock. A
+// failure to reach the database may hide a lock taken all the same (the
+// statement committed, its answer was lost): the sweep checks.
+func (m *Manager) lockFailed(node string, err error) {
+	if errors.Is(err, store.ErrUnavailable) {
+		m.orphan(node, whyLostLock, true)
+		return
+	}
+	m.unhold(node)
+}
+
+// unhold undoes hold.
+func (m *Manager) unhold(node string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.held[node]--; m.held[node] <= 0 {
+		delete(m.held, node)
+	}
+}
+
+// orphan records that this agent may still hold node's lock although no
+// task does; why is what last_error says if an operation was left half
+// done. With held, it also undoes the caller's hold, at once, so that the
+// sweep never takes the orphan for a node a task holds.
+func (m *Manager) orphan(node, why string, held bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.orphans[node] = why
+	if held {
+		if m.held[node]--; m.held[node] <= 0 {
+			delete(m.held, node)
+		}
+	}
+}
+
+// sweepOrphans releases the locks of the orphans that this agent still
+// holds in the database and no task of it holds in memory, after marking
+// an operation left half done as interrupted. The database must answer:
+// it runs with the heartbeat (RecoverStale) and at shutdown. It returns the
+// nodes it released; an orphan it could not handle stays for the next
+// sweep.
+func (m *Manager) sweepOrphans(ctx context.Context) ([]string, error) {
+	m.mu.Lock()
+	todo := map[string]string{}
+	for id, why := range m.orphans {
+		if m.held[id] > 0 {
+			// A task of ours took the lock again: the release had
+			// happened after all, and that task releases it.
+			delete(m.orphans, id)
+			continue
+		}
+		m.sweeping[id] = true
+		todo[id] = why
+	}
+	m.mu.Unlock()
+	var released []string
+	var errs []error
+	for id, why := range todo {
+		done, err := m.releaseOrphan(ctx, id, why)
+		m.mu.Lock()
+		delete(m.sweeping, id)
+		if done {
+			delete(m.orphans, id)
+		}
+		m.mu.Unlock()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("node %s: %w", id, err))
+		} else if done {
+			released = append(released, id)
+		}
+	}
+	if len(released) > 0 {
+		m.log.Warn("released locks whose release had failed", "nodes", len(released))
+	}
+	return released, errors.Join(errs...)
+}
+
+// releaseOrphan handles one orphan; done reports that it needs no more
+// sweeping.
+func (m *Manager) releaseOrphan(ctx context.Context, id, why string) (done bool, err error) {
+	n, err := m.cfg.Store.Node(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return true, nil
+	case err != nil:
+		return false, err
+	case n.Reservation != m.cfg.AgentID:
+		return true, nil // released after all
+	}
+	if err := m.interrupt(ctx, n, why); err != nil {
+		return false, err
+	}
+	if err := m.cfg.Locker.Backend().Release(ctx, id, m.cfg.AgentID); err != nil && !errors.Is(err, lock.ErrNotHolder) {
+		return false, err
+	}
+	m.log.Warn("released a lock left held", "node", id, "reason", why)
+	return true, nil
 }
 
 // pool bounds and counts background work.
@@ -241,7 +387,3 @@ func (p *pool) stats() PoolStats {
 	defer p.mu.Unlock()
 	return PoolStats{Size: p.size, Busy: p.busy, Rejected: p.rejected}
 }
-
-// settle is how long a worker may take to record its outcome and release
-// its lock after its context was cancelled.
-const settle = 30 * time.Second

@@ -38,14 +38,22 @@ func (m *Manager) Recover(ctx context.Context) ([]string, error) {
 
 // RecoverStale releases the locks of agents whose heartbeat is older than
 // timeout and marks the operations they were running on those nodes as
-// interrupted, as Recover does for the agent's own. It returns the nodes it
-// released.
+// interrupted, as Recover does for the agent's own. It also releases this
+// agent's own locks that no task holds any more (a release that could not
+// reach the database, an outcome that could not be recorded; see
+// Task.Settle), the last line of defence while the agent lives. It returns
+// the nodes it released. The cluster's heartbeat loop calls it after each
+// heartbeat that reached the database.
 func (m *Manager) RecoverStale(ctx context.Context, timeout time.Duration) ([]string, error) {
+	var errs []error
+	own, err := m.sweepOrphans(ctx)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("release own locks left held: %w", err))
+	}
 	released, err := m.cfg.Locker.Backend().ReleaseStale(ctx, timeout, m.cfg.AgentID)
 	if err != nil {
-		return nil, fmt.Errorf("release stale locks: %w", err)
+		return own, errors.Join(append(errs, fmt.Errorf("release stale locks: %w", err))...)
 	}
-	var errs []error
 	for _, id := range released {
 		err := m.Do(ctx, id, []Option{Purpose("recover interrupted operation")}, func(ctx context.Context, t *Task) error {
 			return m.interrupt(ctx, t.Node(), "its agent stopped heartbeating")
@@ -57,7 +65,7 @@ func (m *Manager) RecoverStale(ctx context.Context, timeout time.Duration) ([]st
 	if len(released) > 0 {
 		m.log.Warn("released locks of dead agents", "nodes", len(released))
 	}
-	return released, errors.Join(errs...)
+	return append(own, released...), errors.Join(errs...)
 }
 
 // interrupt records that the operation running on n was interrupted. n must

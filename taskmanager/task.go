@@ -53,7 +53,16 @@ type Task struct {
 	spawn      Work
 	spawnHook  SpawnErrorHook
 	workFailed func(t *Task, err error)
+	// unsettled says why the node's last state could not be recorded
+	// (Settle failed); such a task keeps the lock when it ends.
+	unsettled string
 }
+
+// Reasons recorded in last_error for operations the database cut short.
+const (
+	whyUnsettled = "its outcome could not be recorded because the database did not answer"
+	whyLostLock  = "the database did not answer while its agent took or released the node's lock"
+)
 
 // lockAndLoad takes the lock of an exclusive task and loads the node, in
 // one statement where the store can.
@@ -61,6 +70,11 @@ func (t *Task) lockAndLoad(ctx context.Context) error {
 	r := lock.Reservation{Holder: t.m.cfg.AgentID, Purpose: t.purpose}
 	var n *store.Node
 	var err error
+	if !t.shared {
+		if err := t.m.hold(t.id, t.purpose); err != nil {
+			return err
+		}
+	}
 	switch rs, ok := t.m.cfg.Store.(NodeReserver); {
 	case t.shared:
 		n, err = t.m.cfg.Store.Node(ctx, t.id)
@@ -73,10 +87,14 @@ func (t *Task) lockAndLoad(ctx context.Context) error {
 		if err = t.m.cfg.Locker.Lock(ctx, t.id, r); err == nil {
 			if n, err = t.m.cfg.Store.Node(ctx, t.id); err != nil {
 				t.unlock()
+				return err
 			}
 		}
 	}
 	if err != nil {
+		if !t.shared {
+			t.m.lockFailed(t.id, err)
+		}
 		return err
 	}
 	if err := t.bind(ctx, n); err != nil {
@@ -185,7 +203,11 @@ func (t *Task) UpgradeLock(ctx context.Context, purpose string) error {
 	if !t.Shared() {
 		return nil
 	}
+	if err := t.m.hold(t.id, purpose); err != nil {
+		return err
+	}
 	if err := t.m.cfg.Locker.Lock(ctx, t.id, lock.Reservation{Holder: t.m.cfg.AgentID, Purpose: purpose}); err != nil {
+		t.m.lockFailed(t.id, err)
 		return err
 	}
 	t.mu.Lock()
@@ -210,6 +232,43 @@ func (t *Task) Save(ctx context.Context) error {
 		return ErrReleased
 	}
 	return t.m.cfg.Store.UpdateNode(ctx, t.node)
+}
+
+// Settle records the outcome of background work: it saves the task's node
+// like Save, but retries while the database is unavailable, up to the
+// manager's SettleTimeout and even after ctx ended. If the node still cannot
+// be saved, the task keeps the node's lock when it ends, so that no node is
+// left unlocked with a target state no worker pursues; once the database
+// answers again, the manager's sweep (RecoverStale) records the operation as
+// interrupted and releases the lock.
+func (t *Task) Settle(ctx context.Context) error {
+	if t.Released() {
+		return ErrReleased
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), t.m.cfg.SettleTimeout)
+	defer cancel()
+	backoff := 50 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		err := t.m.cfg.Store.UpdateNode(ctx, t.node)
+		if err == nil {
+			t.unsettled = ""
+			return nil
+		}
+		if !errors.Is(err, store.ErrUnavailable) || ctx.Err() != nil {
+			t.unsettled = whyUnsettled
+			return err
+		}
+		if attempt == 0 {
+			t.log.Warn("database unavailable, retrying to record the outcome", "err", err, "for", t.m.cfg.SettleTimeout)
+		}
+		select {
+		case <-ctx.Done():
+			t.unsettled = whyUnsettled
+			return fmt.Errorf("%w (gave up after %s)", err, t.m.cfg.SettleTimeout)
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 2*time.Second)
+	}
 }
 
 // Refresh rereads the node and forgets the children read so far.
@@ -313,20 +372,29 @@ func (t *Task) run(fn Work) {
 	}
 }
 
-// unlock releases the lock of an exclusive task.
+// unlock releases the lock of an exclusive task, or leaves it to the sweep
+// of orphaned locks when the database cannot be reached (Locker.Unlock
+// retries for a while first) or the task's outcome could not be recorded.
 func (t *Task) unlock() {
 	if t.shared {
 		return
 	}
-	if err := t.m.cfg.Locker.Unlock(t.id, t.m.cfg.AgentID); err != nil {
-		t.m.log.Error("cannot release node lock; the stale-lock sweep will", "node", t.id, "err", err)
+	if t.unsettled != "" {
+		t.m.orphan(t.id, t.unsettled, true)
+		t.m.log.Error("keeping the lock of a node whose outcome could not be recorded, until the database answers",
+			"node", t.id, "purpose", t.purpose)
+		return
 	}
-}
-
-// settleContext is the context a worker uses to record its outcome: not
-// cancelled with the agent, but bounded.
-func settleContext() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), settle)
+	err := t.m.cfg.Locker.Unlock(t.id, t.m.cfg.AgentID)
+	if err != nil && !errors.Is(err, lock.ErrNotHolder) {
+		t.m.orphan(t.id, whyLostLock, true)
+		t.m.log.Error("cannot release node lock; retried with the heartbeat until the database answers", "node", t.id, "err", err)
+		return
+	}
+	if err != nil {
+		t.m.log.Error("node lock was not held at release", "node", t.id, "err", err)
+	}
+	t.m.unhold(t.id)
 }
 
 var _ drivers.Binding = (*Task)(nil)
