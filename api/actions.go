@@ -53,6 +53,11 @@ func (a *API) start(ctx context.Context, ident string, j job) error {
 		})
 		return t.SpawnAfter(func(ctx context.Context, t *taskmanager.Task) error {
 			err := j.work(ctx, t)
+			if err != nil && ctx.Err() != nil {
+				// Say why the work was cut short (the agent stopping),
+				// not only that its context was.
+				err = fmt.Errorf("%w (%v)", err, context.Cause(ctx))
+			}
 			j.end(t.Node(), err)
 			saveOutcome(ctx, t)
 			return err
@@ -61,11 +66,11 @@ func (a *API) start(ctx context.Context, ident string, j job) error {
 }
 
 // saveOutcome records the task's node even when ctx has ended (the request
-// finished or the agent is stopping), within a bound of its own.
+// finished or the agent is stopping), retrying while the database is
+// unavailable (Task.Settle: a node whose outcome cannot be recorded stays
+// locked until the database answers and is then marked interrupted).
 func saveOutcome(ctx context.Context, t *taskmanager.Task) {
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	if err := t.Save(sctx); err != nil {
+	if err := t.Settle(ctx); err != nil {
 		t.Log().Error("cannot record the outcome of an operation", "err", err)
 	}
 }
