@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -280,9 +278,18 @@ func TestFleetThreeAgents(t *testing.T) {
 			}
 		}
 		wg.Wait()
+		// A node the sync held for a moment (it locks a node whose state it
+		// must check again) may have refused all three; ask again, one
+		// agent at a time. What is tested is that no two actions overlap.
 		for _, id := range targets {
-			if accepted[id] == 0 {
-				t.Fatalf("round %d: no agent accepted %q for %s", round, target, id)
+			for try := 0; accepted[id] == 0; try++ {
+				if try == 20 {
+					t.Fatalf("round %d: no agent accepted %q for %s", round, target, id)
+				}
+				time.Sleep(20 * time.Millisecond)
+				if code, _ := putPower(t, agents[try%len(agents)].srv.URL, id, target); code == http.StatusAccepted {
+					accepted[id]++
+				}
 			}
 		}
 		waitFor(t, fmt.Sprintf("round %d of power actions to end", round), func() bool {
@@ -410,7 +417,7 @@ func checkPartition(t *testing.T, what string, ids, names []string, sets []map[s
 		total += len(s)
 	}
 	if total != len(ids) {
-		t.Fatalf("%s: %d nodes read in all, want %d (extra: %v)", what, total, len(ids), slices.Collect(maps.Keys(sets[0]))[:0])
+		t.Fatalf("%s: %d nodes read in all, want %d", what, total, len(ids))
 	}
 }
 
