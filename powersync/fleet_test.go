@@ -215,13 +215,7 @@ func TestFleetThreeAgents(t *testing.T) {
 	var ids []string
 	sysOf := map[string]string{}
 	for _, sys := range sim.SystemIDs() {
-		n := &store.Node{
-			Name: sys, Driver: redfish.Name, ProvisionState: taskmanager.StateActive, PowerState: string(drivers.PowerOff),
-			DriverInfo: store.JSON{
-				redfish.InfoAddress: sim.Endpoint(sys), redfish.InfoSystemID: sim.SystemPath(sys),
-				redfish.InfoUsername: "admin", redfish.InfoPassword: "password",
-			},
-		}
+		n := simNode(sim, sys)
 		if err := agents[0].db.CreateNode(ctx, n); err != nil {
 			t.Fatal(err)
 		}
@@ -234,14 +228,7 @@ func TestFleetThreeAgents(t *testing.T) {
 	}
 
 	// 1. Three cycles of each agent that shared the nodes among all three.
-	waitFor(t, "three cycles of every agent among three agents", func() bool {
-		for _, a := range agents {
-			if len(a.rec.cyclesSince(start, 3)) < 3 {
-				return false
-			}
-		}
-		return true
-	})
+	waitCycles(t, agents, start, 3)
 	for k := range 3 {
 		var sets []map[string]int
 		for _, a := range agents {
@@ -371,20 +358,39 @@ func TestFleetThreeAgents(t *testing.T) {
 	}
 	// And then each node by exactly one of the two, per cycle.
 	after := time.Now()
-	waitFor(t, "two cycles of each survivor among two agents", func() bool {
-		for _, a := range survivors {
-			if len(a.rec.cyclesSince(after, 2)) < 2 {
-				return false
-			}
-		}
-		return true
-	})
+	waitCycles(t, survivors, after, 2)
 	for k := range 2 {
 		var sets []map[string]int
 		for _, a := range survivors {
 			sets = append(sets, a.rec.cyclesSince(after, 2)[k].reads)
 		}
 		checkPartition(t, fmt.Sprintf("cycle %d of two agents", k), ids, names[:2], sets, false)
+	}
+}
+
+// waitCycles waits until each agent has finished, since t, as many cycles
+// as there are agents, each among that many live agents.
+func waitCycles(t *testing.T, agents []*fleetAgent, since time.Time, n int) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("%d cycles of every agent among %d", n, len(agents)), func() bool {
+		for _, a := range agents {
+			if len(a.rec.cyclesSince(since, len(agents))) < n {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// simNode is a Redfish node for one of the simulator's systems, off as the
+// simulator's systems start.
+func simNode(sim *simulator.Simulator, sys string) *store.Node {
+	return &store.Node{
+		Name: sys, Driver: redfish.Name, ProvisionState: taskmanager.StateActive, PowerState: string(drivers.PowerOff),
+		DriverInfo: store.JSON{
+			redfish.InfoAddress: sim.Endpoint(sys), redfish.InfoSystemID: sim.SystemPath(sys),
+			redfish.InfoUsername: "admin", redfish.InfoPassword: "password",
+		},
 	}
 }
 
@@ -471,13 +477,7 @@ func TestMaintenanceRedfishUnreachable(t *testing.T) {
 	})
 	var ids []string
 	for _, sys := range sim.SystemIDs() {
-		n := &store.Node{
-			Name: sys, Driver: redfish.Name, ProvisionState: taskmanager.StateActive, PowerState: string(drivers.PowerOff),
-			DriverInfo: store.JSON{
-				redfish.InfoAddress: sim.Endpoint(sys), redfish.InfoSystemID: sim.SystemPath(sys),
-				redfish.InfoUsername: "admin", redfish.InfoPassword: "password",
-			},
-		}
+		n := simNode(sim, sys)
 		if err := e.db.CreateNode(ctx, n); err != nil {
 			t.Fatal(err)
 		}
