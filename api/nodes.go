@@ -378,8 +378,15 @@ func (a *API) decodeNewNode(o object, v Version) (*store.Node, error) {
 // checkSecrets keeps a secret the client sent back redacted: a driver_info
 // secret whose new value is "******" keeps its old value, or is refused if
 // it had none.
+//
+// A URL with a password in a field not named for a secret (a BMC address
+// such as redfish://admin:pw@bmc) is refused, naming the field: the API
+// would show it to everyone who can read the node.
 func checkSecrets(info, old map[string]any) error {
 	for k, v := range info {
+		if s, ok := v.(string); ok && drivers.URLPassword(s) && !drivers.IsSecretKey(k) {
+			return badRequest("The field driver_info/%s must not hold a password in its URL: give the credentials in the driver's username and password fields", truncate(k, 64))
+		}
 		if v != drivers.Redacted || !drivers.IsSecretKey(k) {
 			continue
 		}

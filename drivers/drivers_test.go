@@ -44,6 +44,25 @@ func TestRedacted(t *testing.T) {
 	}
 }
 
+// A password in a URL is a secret whatever its key: shown redacted, the
+// rest of the URL kept.
+func TestRedactedURLPassword(t *testing.T) {
+	in := drivers.Info{"redfish_address": "https://admin:s3cret@bmc.example:8443/redfish/v1",
+		"user_only": "https://admin@bmc.example", "plain": "https://bmc.example", "not_a_url": "a@b://"}
+	out := in.Redacted()
+	if got := out["redfish_address"]; got != "https://admin:******@bmc.example:8443/redfish/v1" {
+		t.Errorf("redfish_address shown as %v", got)
+	}
+	for _, k := range []string{"user_only", "plain", "not_a_url"} {
+		if out[k] != in[k] || drivers.URLPassword(in[k].(string)) {
+			t.Errorf("%s = %v, want %v unchanged", k, out[k], in[k])
+		}
+	}
+	if !drivers.URLPassword("redfish+https://u:p@h/redfish/v1/Systems/1") || !drivers.URLPassword("http://u:@h") {
+		t.Error("URLPassword missed a password")
+	}
+}
+
 func TestInfoString(t *testing.T) {
 	i := drivers.Info{"port": float64(623), "ratio": 1.5, "flag": true, "nil": nil, "s": "x"}
 	for k, want := range map[string]string{"port": "623", "ratio": "1.5", "flag": "true", "s": "x"} {

@@ -2,6 +2,7 @@ package drivers
 
 import (
 	"fmt"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,20 +39,41 @@ func (i Info) String(key string) (string, bool) {
 }
 
 // Redacted returns a copy of the info in which every secret value (see
-// IsSecretKey) is replaced by "******".
+// IsSecretKey) is replaced by "******", and so is the password of any URL
+// that holds one (see URLPassword).
 func (i Info) Redacted() Info {
 	if i == nil {
 		return nil
 	}
 	out := make(Info, len(i))
 	for k, v := range i {
-		if IsSecretKey(k) && v != nil && v != "" {
+		switch s, _ := v.(string); {
+		case IsSecretKey(k) && v != nil && v != "":
 			out[k] = Redacted
-		} else {
+		case URLPassword(s):
+			u, _ := url.Parse(s)
+			u.User = url.UserPassword(u.User.Username(), Redacted)
+			out[k] = strings.Replace(u.String(), url.QueryEscape(Redacted), Redacted, 1)
+		default:
 			out[k] = v
 		}
 	}
 	return out
+}
+
+// URLPassword reports whether s is a URL with a password in it
+// (scheme://user:password@host): a secret in a value whose key does not say
+// so, such as a BMC address.
+func URLPassword(s string) bool {
+	if !strings.Contains(s, "://") || !strings.Contains(s, "@") {
+		return false
+	}
+	u, err := url.Parse(strings.TrimSpace(s))
+	if err != nil {
+		return false
+	}
+	_, has := u.User.Password()
+	return has
 }
 
 // Redacted is what a secret is shown as.
