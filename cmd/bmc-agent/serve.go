@@ -87,7 +87,7 @@ func newServeCmd() *cobra.Command {
 	f.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, how long running work may take to finish")
 	f.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	f.IntVar(&c.dbMaxConns, "db-max-conns", 16, "database connections: PostgreSQL's pool, or the embedded database's readers (each keeps a page cache of a few MB)")
+	f.IntVar(&c.dbMaxConns, "db-max-conns", 0, "database connections: PostgreSQL's pool (default 16), or the embedded database's readers (default twice the CPUs, at least 4; each keeps a page cache of a few MB)")
 	f.DurationVar(&c.syncInterval, "sync-interval", powersync.DefaultInterval, "interval of the power-state sync of the nodes this agent owns; 0 disables it")
 	f.IntVar(&c.syncWorkers, "sync-workers", powersync.DefaultWorkers, "power-state sync: BMC reads in flight at once")
 	f.DurationVar(&c.syncTimeout, "sync-timeout", powersync.DefaultCallTimeout, "power-state sync: how long one BMC read may take")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,6 +51,14 @@ type Options struct {
 	// IdleTimeout closes (logging out) the client of a BMC that no call
 	// used for that long (default 15m).
 	IdleTimeout time.Duration
+	// MaxIdleConns bounds the idle keep-alive connections kept across all
+	// BMCs (default 256); beyond it the oldest is closed. A fleet synced
+	// every minute then reconnects to most BMCs once a cycle instead of
+	// holding a connection (and its buffers and goroutines) per BMC.
+	MaxIdleConns int
+	// IdleConnTimeout closes a keep-alive connection unused for that long
+	// (default 30s).
+	IdleConnTimeout time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -66,6 +75,10 @@ func (o Options) withDefaults() Options {
 	setDefault(&o.RetryBackoff, 250*time.Millisecond)
 	setDefault(&o.MaxRetryAfter, 30*time.Second)
 	setDefault(&o.IdleTimeout, 15*time.Minute)
+	setDefault(&o.IdleConnTimeout, 30*time.Second)
+	if o.MaxIdleConns <= 0 {
+		o.MaxIdleConns = 256
+	}
 	switch {
 	case o.MaxRetries == 0:
 		o.MaxRetries = 3
@@ -92,11 +105,12 @@ type Driver struct {
 	// sleep waits between retries; tests replace it.
 	sleep func(ctx context.Context, d time.Duration) error
 
-	mu        sync.Mutex
-	clients   map[string]*client
-	closed    bool
-	lastSweep time.Time
-	retiring  sync.WaitGroup // clients being logged out in the background
+	mu         sync.Mutex
+	clients    map[string]*client
+	transports map[string]*http.Transport // by TLS settings
+	closed     bool
+	lastSweep  time.Time
+	retiring   sync.WaitGroup // clients being logged out in the background
 
 	stats struct {
 		requests, retries, logins, logouts atomic.Uint64
@@ -107,7 +121,8 @@ type Driver struct {
 // by the first call that needs it.
 func New(opts Options) *Driver {
 	opts = opts.withDefaults()
-	return &Driver{opts: opts, log: opts.Logger, sleep: sleepCtx, clients: make(map[string]*client)}
+	return &Driver{opts: opts, log: opts.Logger, sleep: sleepCtx, clients: make(map[string]*client),
+		transports: make(map[string]*http.Transport)}
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
@@ -277,6 +292,11 @@ func (d *Driver) Close(ctx context.Context) error {
 	}
 	wg.Wait()
 	d.retiring.Wait()
+	d.mu.Lock()
+	for _, tr := range d.transports {
+		tr.CloseIdleConnections()
+	}
+	d.mu.Unlock()
 	return errors.Join(errs...)
 }
 

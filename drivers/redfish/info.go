@@ -91,14 +91,19 @@ func (t *target) display() string {
 // per BMC, user and TLS settings. The password is not part of it: a changed
 // password replaces the client's.
 func (t *target) clientKey() string {
-	tlsMode := "verify"
+	return strings.Join([]string{t.endpoint, t.username, t.tlsKey(), string(t.auth)}, "\x00")
+}
+
+// tlsKey identifies the TLS settings, and so the HTTP transport, a target
+// shares with the other BMCs that have the same.
+func (t *target) tlsKey() string {
 	switch {
 	case t.insecure:
-		tlsMode = "insecure"
+		return "insecure"
 	case t.caPath != "":
-		tlsMode = "ca:" + t.caPath
+		return "ca:" + t.caPath
 	}
-	return strings.Join([]string{t.endpoint, t.username, tlsMode, string(t.auth)}, "\x00")
+	return "verify"
 }
 
 // schemes maps the address schemes the driver accepts to the HTTP scheme

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net/url"
 	"path"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -27,8 +28,10 @@ var migrations embed.FS
 
 // Options tune Open. The zero value is usable.
 type Options struct {
-	// MaxConns bounds the connection pool (PostgreSQL) or the reader pool
-	// (SQLite). Default 16.
+	// MaxConns bounds the connection pool (PostgreSQL, default 16) or the
+	// reader pool (SQLite, default twice the CPUs, at least 4: its reads run
+	// on this process's CPUs, so more readers only add page caches of a few
+	// MB each).
 	MaxConns int
 	// StatementTimeout bounds every PostgreSQL statement, including the
 	// wait for a pooled connection and connecting (default 10s; negative:
@@ -66,6 +69,9 @@ func IsPostgres(dsn string) bool {
 func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
 	if opt.MaxConns <= 0 {
 		opt.MaxConns = 16
+		if !IsPostgres(dsn) {
+			opt.MaxConns = max(4, 2*runtime.GOMAXPROCS(0))
+		}
 	}
 	if opt.StatementTimeout == 0 {
 		opt.StatementTimeout = DefaultStatementTimeout
