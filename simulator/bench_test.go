@@ -56,6 +56,7 @@ func BenchmarkSimulator(b *testing.B) {
 		b.Run(fmt.Sprintf("Reset/systems=%d", n), func(b *testing.B) {
 			r.reset = load(b, child.url, n, true)
 			b.ReportMetric(r.reset, "req/s")
+			b.ReportMetric(r.reset/targetGETPerSec, "x-target") // the GET target, for comparison
 		})
 		if n == 10000 {
 			var touch sync.Once
