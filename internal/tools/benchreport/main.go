@@ -3,7 +3,9 @@
 // (b.ReportMetric) and, in a column of their own, its ratios (metrics whose
 // unit starts with "x_" or "x-": the figure against its target, ideal or
 // ceiling). It passes the raw output through to stderr so nothing is lost,
-// and heads the table with the machine it ran on.
+// and heads the table with the machine it ran on and the machine's load
+// average (from /proc/loadavg) when the run started and when it ended: the
+// benchmarks share the cores with whatever else runs.
 //
 //	go test -run '^$' -bench . ./... 2>&1 | go run ./internal/tools/benchreport
 package main
@@ -20,11 +22,14 @@ import (
 )
 
 func main() {
+	startLoad := loadAverage()
 	rows, env, err := parse(io.TeeReader(os.Stdin, os.Stderr))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchreport:", err)
 		os.Exit(1)
 	}
+	env.load = [2]string{startLoad, loadAverage()}
+	env.memory = memTotal()
 	write(os.Stdout, rows, env)
 	if env.failed {
 		os.Exit(1)
@@ -45,6 +50,41 @@ type metric struct {
 type environment struct {
 	cpu, goos, goarch string
 	failed            bool
+	// load is the 1-minute load average at the start and the end of the
+	// run; memory the machine's RAM. Empty when unknown.
+	load   [2]string
+	memory string
+}
+
+// loadAverage returns the 1-, 5- and 15-minute load averages.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// memTotal returns the machine's RAM, e.g. "24 GB".
+func memTotal() string {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return ""
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+			if f := strings.Fields(v); len(f) > 0 {
+				if kb, err := strconv.ParseFloat(f[0], 64); err == nil {
+					return fmt.Sprintf("%.0f GB RAM", kb/(1<<20))
+				}
+			}
+		}
+	}
+	return ""
 }
 
 func parse(r io.Reader) ([]row, environment, error) {
@@ -111,8 +151,16 @@ func isStandard(unit string) bool {
 
 func write(w io.Writer, rows []row, env environment) {
 	host, _ := os.Hostname()
-	fmt.Fprintf(w, "Run %s on %s: %s, %d cores, %s/%s, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"),
-		host, orUnknown(env.cpu), runtime.NumCPU(), env.goos, env.goarch, runtime.Version())
+	mem := ""
+	if env.memory != "" {
+		mem = ", " + env.memory
+	}
+	fmt.Fprintf(w, "Run %s on %s: %s, %d cores%s, %s/%s, %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"),
+		host, orUnknown(env.cpu), runtime.NumCPU(), mem, env.goos, env.goarch, runtime.Version())
+	if env.load[0] != "" {
+		fmt.Fprintf(w, "Load average (1, 5, 15 min): %s at the start, %s at the end\n", env.load[0], env.load[1])
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| benchmark | figures | ratios |")
 	fmt.Fprintln(w, "| --- | --- | --- |")
 	for _, r := range rows {

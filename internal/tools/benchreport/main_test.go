@@ -19,10 +19,12 @@ PASS
 	if err != nil || len(rows) != 3 || env.cpu != "AMD EPYC" || env.failed {
 		t.Fatalf("rows %d env %+v err %v", len(rows), env, err)
 	}
+	env.load, env.memory = [2]string{"0.31 0.40 0.52", "1.95 0.80 0.61"}, "24 GB RAM"
 	var out strings.Builder
 	write(&out, rows, env)
 	s := out.String()
 	for _, want := range []string{
+		" cores, 24 GB RAM,", "Load average (1, 5, 15 min): 0.31 0.40 0.52 at the start, 1.95 0.80 0.61 at the end",
 		"| taskmanager: AcquireRelease/postgres/clients=8 | 3297 acquires/s, 7899 pgbench_tps | **0.417** pgbench |",
 		"| taskmanager: AcquireRelease/sqlite/clients=1 | 6188 acquires/s | **1.238** target_5000/s |",
 		"| taskmanager: Plain | 2.5ms/op |  |",
