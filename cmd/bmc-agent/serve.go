@@ -48,6 +48,7 @@ type serveConfig struct {
 	forcePowerState bool
 	syncMaxFailures int
 	dbMaxConns      int
+	dbTimeout       time.Duration
 
 	authStrategy      string
 	htpasswd          string
@@ -87,6 +88,7 @@ func newServeCmd() *cobra.Command {
 	f.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, how long running work may take to finish")
 	f.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.DurationVar(&c.dbTimeout, "db-timeout", sqlstore.DefaultStatementTimeout, "PostgreSQL: how long one statement may take (connecting included) before the database counts as unavailable (503)")
 	f.IntVar(&c.dbMaxConns, "db-max-conns", 0, "database connections: PostgreSQL's pool (default 16), or the embedded database's readers (default twice the CPUs, at least 4; each keeps a page cache of a few MB)")
 	f.DurationVar(&c.syncInterval, "sync-interval", powersync.DefaultInterval, "interval of the power-state sync of the nodes this agent owns; 0 disables it")
 	f.IntVar(&c.syncWorkers, "sync-workers", powersync.DefaultWorkers, "power-state sync: BMC reads in flight at once")
@@ -132,7 +134,7 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	db, err := sqlstore.Open(ctx, c.database, sqlstore.Options{MaxConns: c.dbMaxConns})
+	db, err := sqlstore.Open(ctx, c.database, sqlstore.Options{MaxConns: c.dbMaxConns, StatementTimeout: c.dbTimeout})
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
