@@ -29,7 +29,7 @@ func TestDatabaseOutage(t *testing.T) {
 	const dbPassword = "pg-Outage-Secret-417"
 	u.User = url.UserPassword("postgres", dbPassword) // trust auth: sent, never needed
 	a := startAgent(t, "--database", u.String(), "--agent-id", "db-agent", "--sync-interval", "0",
-		"--heartbeat-interval", "200ms", "--heartbeat-timeout", "2s", "--log-level", "debug")
+		"--heartbeat-interval", "200ms", "--heartbeat-timeout", "2s", "--log-level", "debug", "--db-timeout", "3s")
 	c := newAPIClient(t, a.URL)
 	c.createNode(t, `{"name": "inflight", "driver": "fake", "driver_info": {"fake_delay": "1s"}}`)
 	c.createNode(t, `{"name": "held", "driver": "fake", "driver_info": {"fake_delay": "1s"}}`)
