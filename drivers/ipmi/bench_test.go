@@ -88,7 +88,7 @@ func BenchmarkPowerState(b *testing.B) {
 				b.ReportMetric(dDur.Seconds()*1000/n, "driver-ms/call")
 				b.ReportMetric((dDur-iDur).Seconds()*1000/n, "overhead-ms/call")
 				b.ReportMetric(dDur.Seconds()/iDur.Seconds(), "x_ipmitool") // the driver's time over ipmitool's
-				b.ReportMetric(0, "ns/op") // both halves are in ns/op; the metrics above say more
+				b.ReportMetric(0, "ns/op")                                  // both halves are in ns/op; the metrics above say more
 			})
 		}
 	}
