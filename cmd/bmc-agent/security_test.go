@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -288,5 +289,39 @@ func passwordScenario(t *testing.T, format string, sim *simulator.Simulator, fac
 	}
 	if !strings.Contains(c.seen.String(), "bmc_agent_") {
 		t.Error("/metrics was not read")
+	}
+}
+
+// Request bodies are limited to 1 MiB on every endpoint that takes one,
+// whether the client announces the length or streams it: 413, in Ironic's
+// shape, and the agent goes on serving.
+func TestRequestBodyLimit(t *testing.T) {
+	base, stop := startServe(t, "--database", filepath.Join(t.TempDir(), "a.db"), "--agent-id", "limit-agent", "--sync-interval", "0", "--listen", "127.0.0.1:0")
+	c := newAPIClient(t, base)
+	c.createNode(t, `{"name": "n1", "driver": "fake"}`)
+	huge := `{"driver": "fake", "extra": {"blob": "` + strings.Repeat("x", 2<<20) + `"}}`
+	for _, r := range [][2]string{{"POST", "/v1/nodes"}, {"PATCH", "/v1/nodes/n1"}, {"PUT", "/v1/nodes/n1/states/power"}, {"POST", "/v1/ports"}} {
+		for _, streamed := range []bool{false, true} {
+			var body io.Reader = strings.NewReader(huge)
+			if streamed {
+				body = io.MultiReader(body) // no length known: sent chunked
+			}
+			req, _ := http.NewRequest(r[0], base+r[1], body)
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("X-OpenStack-Ironic-API-Version", "latest")
+			resp, err := c.c.Do(req)
+			if err != nil {
+				t.Fatalf("%s %s: %v", r[0], r[1], err)
+			}
+			out, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(string(out), "larger than 1048576 bytes") {
+				t.Errorf("%s %s with 2 MiB (streamed %v): %d %.200s", r[0], r[1], streamed, resp.StatusCode, out)
+			}
+		}
+	}
+	c.must(t, http.StatusOK, "GET", "/v1/nodes/n1", "")
+	if err := stop(); err != nil {
+		t.Fatal(err)
 	}
 }
