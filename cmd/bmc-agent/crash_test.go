@@ -150,9 +150,9 @@ func TestCrashRecovery(t *testing.T) {
 // releases every lock, leaves the cluster and exits 0.
 func TestGracefulShutdown(t *testing.T) {
 	dsn := filepath.Join(t.TempDir(), "agent.db")
-	a := startAgent(t, "--database", dsn, "--agent-id", "stopping-agent", "--sync-interval", "0", "--shutdown-timeout", "4s")
+	a := startAgent(t, "--database", dsn, "--agent-id", "stopping-agent", "--sync-interval", "0", "--shutdown-timeout", "5s")
 	c := newAPIClient(t, a.URL)
-	c.createNode(t, `{"name": "quick", "driver": "fake", "driver_info": {"fake_delay": "2s"}}`)
+	c.createNode(t, `{"name": "quick", "driver": "fake", "driver_info": {"fake_delay": "1s"}}`)
 	c.createNode(t, `{"name": "slow", "driver": "fake", "driver_info": {"fake_delay": "10m"}}`)
 	c.must(t, http.StatusAccepted, "PUT", "/v1/nodes/quick/states/power", `{"target": "power on"}`)
 	c.must(t, http.StatusAccepted, "PUT", "/v1/nodes/slow/states/power", `{"target": "power on"}`)

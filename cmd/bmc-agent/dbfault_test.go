@@ -31,8 +31,9 @@ func TestDatabaseOutage(t *testing.T) {
 	a := startAgent(t, "--database", u.String(), "--agent-id", "db-agent", "--sync-interval", "0",
 		"--heartbeat-interval", "200ms", "--heartbeat-timeout", "2s", "--log-level", "debug", "--db-timeout", "3s")
 	c := newAPIClient(t, a.URL)
-	c.createNode(t, `{"name": "inflight", "driver": "fake", "driver_info": {"fake_delay": "1s"}}`)
-	c.createNode(t, `{"name": "held", "driver": "fake", "driver_info": {"fake_delay": "1s"}}`)
+	// The BMC calls outlast stopping PostgreSQL (a fast shutdown).
+	c.createNode(t, `{"name": "inflight", "driver": "fake", "driver_info": {"fake_delay": "3s"}}`)
+	c.createNode(t, `{"name": "held", "driver": "fake", "driver_info": {"fake_delay": "3s"}}`)
 	c.createNode(t, `{"name": "other", "driver": "fake"}`)
 
 	// Accepted before the outage: an asynchronous power change, and a

@@ -261,9 +261,18 @@ func passwordScenario(t *testing.T, format string, sim *simulator.Simulator, fac
 	for _, p := range []string{"/metrics", "/v1/conductors?detail=true", "/v1/drivers?detail=true", "/readyz"} {
 		c.must(t, http.StatusOK, "GET", p, "")
 	}
-	// ipmitool must have been seen running (else the command line
-	// check proves nothing): read the power state until it was.
-	for i := 0; len(procs.matching("ipmitool")) == 0; i++ {
+	// ipmitool must have been seen running for this agent's IPMI node
+	// (else the command line check proves nothing): read its boot device
+	// until it was.
+	ours := func() (n int) {
+		for _, c := range procs.matching("ipmitool") {
+			if strings.Contains(c, fmt.Sprintf(" %d ", face.Port("sys-00002"))) {
+				n++
+			}
+		}
+		return n
+	}
+	for i := 0; ours() == 0; i++ {
 		if i == 100 {
 			t.Fatal("never saw ipmitool running")
 		}
