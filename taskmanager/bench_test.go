@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -22,10 +23,14 @@ import (
 )
 
 // BenchmarkAcquireRelease measures an exclusive Acquire (lock taken, node
-// with its ports loaded, driver bound) and its Release, per backend, with 1
-// and 8 concurrent clients each working on its own node. For PostgreSQL it
-// also runs pgbench on the same server with the same two conditional
-// UPDATEs, in the same run, and reports the ratio to that ceiling.
+// loaded, driver bound) and its Release, per backend, with 1 and 8
+// concurrent clients each working on its own node. For PostgreSQL it also
+// runs pgbench on the same server with the same two conditional UPDATEs, in
+// the same run, and reports the ratio to that ceiling. Both sides share two
+// cores with the server and vary by a fifth from one few-second window to
+// the next, so PostgreSQL is measured in rounds: the agent for 2 s, then
+// pgbench for 2 s, five times, and the ratio reported is the median of the
+// rounds' ratios (the rates are the medians of their own).
 //
 //	go test -run '^$' -bench AcquireRelease -benchtime 3s ./taskmanager/
 func BenchmarkAcquireRelease(b *testing.B) {
@@ -55,15 +60,24 @@ func BenchmarkAcquireRelease(b *testing.B) {
 				}
 				ids, tm, cleanup := benchEnv(b, dsn, clients)
 				defer cleanup()
-				rate := runAcquireRelease(b, tm, ids)
-				b.ReportMetric(rate, "acquires/s")
 				if backend == "sqlite" {
+					rate := runAcquireRelease(b, tm, ids)
+					b.ReportMetric(rate, "acquires/s")
 					b.ReportMetric(rate/5000, "x_target_5000/s")
 					return
 				}
-				ceiling := pgbenchCeiling(b, pgCluster, dsn, clients)
-				b.ReportMetric(ceiling, "pgbench_tps")
-				b.ReportMetric(rate/ceiling, "x_pgbench")
+				const rounds = 5
+				var ours, theirs, ratios []float64
+				b.ResetTimer()
+				for range rounds {
+					rate := acquireReleaseFor(b, tm, ids, 2*time.Second)
+					ceiling := pgbenchCeiling(b, pgCluster, dsn, clients, 2)
+					ours, theirs, ratios = append(ours, rate), append(theirs, ceiling), append(ratios, rate/ceiling)
+				}
+				b.StopTimer()
+				b.ReportMetric(median(ours), "acquires/s")
+				b.ReportMetric(median(theirs), "pgbench_tps")
+				b.ReportMetric(median(ratios), "x_pgbench")
 			})
 		}
 	}
@@ -123,12 +137,49 @@ func runAcquireRelease(b *testing.B, tm *taskmanager.Manager, ids []string) floa
 	return float64(per*len(ids)) / time.Since(start).Seconds()
 }
 
+// acquireReleaseFor runs Acquire+Release cycles, one goroutine per node,
+// for d and returns the rate.
+func acquireReleaseFor(b *testing.B, tm *taskmanager.Manager, ids []string, d time.Duration) float64 {
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	total := 0
+	start := time.Now()
+	for _, id := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n := 0
+			for time.Since(start) < d {
+				t, err := tm.Acquire(ctx, id, taskmanager.Purpose("bench"))
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				t.Release()
+				n++
+			}
+			mu.Lock()
+			total += n
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return float64(total) / time.Since(start).Seconds()
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
 var tpsRE = regexp.MustCompile(`tps = ([0-9.]+)`)
 
 // pgbenchCeiling runs the agent's two lock statements with pgbench, each
 // client on its own node, and returns the transactions (take + release) per
 // second.
-func pgbenchCeiling(b *testing.B, c *pgtest.Cluster, dsn string, clients int) float64 {
+func pgbenchCeiling(b *testing.B, c *pgtest.Cluster, dsn string, clients, seconds int) float64 {
 	script := filepath.Join(b.TempDir(), "lock.sql")
 	body := `\set n :client_id
 UPDATE nodes SET reservation = 'pgbench', reservation_purpose = 'bench', reserved_at = (EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::BIGINT WHERE name = 'bench-' || :n AND reservation IS NULL;
@@ -137,7 +188,7 @@ UPDATE nodes SET reservation = NULL, reservation_purpose = NULL, reserved_at = N
 	if err := os.WriteFile(script, []byte(body), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	cmd := exec.Command(c.Bin("pgbench"), "-n", "-M", "prepared", "-f", script, "-c", strconv.Itoa(clients), "-j", strconv.Itoa(clients), "-T", "3", dsn)
+	cmd := exec.Command(c.Bin("pgbench"), "-n", "-M", "prepared", "-f", script, "-c", strconv.Itoa(clients), "-j", strconv.Itoa(clients), "-T", strconv.Itoa(seconds), dsn)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		b.Fatalf("pgbench: %v\n%s", err, out)

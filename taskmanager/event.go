@@ -76,7 +76,7 @@ func (t *Task) ProcessEvent(ctx context.Context, event string, opts ...EventOpti
 		t.workFailed = nil
 		return err
 	}
-	t.log.Info("provision state changed", "event", event, "from", prevState, "to", next, "target", target)
+	t.Log().Info("provision state changed", "event", event, "from", prevState, "to", next, "target", target)
 	return nil
 }
 
@@ -86,7 +86,7 @@ func restoreOnSpawnError(t *Task, err error, prevState, prevTarget string) {
 	n.ProvisionState, n.TargetProvisionState = prevState, prevTarget
 	n.LastError = err.Error()
 	if err := t.Settle(context.Background()); err != nil {
-		t.log.Error("cannot record the spawn failure", "err", err)
+		t.Log().Error("cannot record the spawn failure", "err", err)
 	}
 }
 
@@ -105,7 +105,7 @@ func failProvision(t *Task, cause error) {
 		if err := t.Settle(ctx); err != nil {
 			return err
 		}
-		t.log.Info("provision state changed", "event", EventFail, "from", from, "to", n.ProvisionState, "last_error", n.LastError)
+		t.Log().Info("provision state changed", "event", EventFail, "from", from, "to", n.ProvisionState, "last_error", n.LastError)
 		return nil
 	}
 	err := save()
@@ -117,6 +117,6 @@ func failProvision(t *Task, cause error) {
 		}
 	}
 	if err != nil {
-		t.log.Error("cannot record the failure of background work", "cause", cause, "err", err)
+		t.Log().Error("cannot record the failure of background work", "cause", cause, "err", err)
 	}
 }

@@ -48,7 +48,9 @@ type Task struct {
 	conns   []*store.VolumeConnector
 	targets []*store.VolumeTarget
 	loaded  struct{ ports, conns, targets bool }
-	log     *slog.Logger
+	// log is made by Log on first use.
+	log       *slog.Logger
+	requestID string
 
 	spawn      Work
 	spawnHook  SpawnErrorHook
@@ -118,7 +120,7 @@ func (t *Task) bind(ctx context.Context, n *store.Node) error {
 	t.node = n
 	t.loaded.ports, t.loaded.conns, t.loaded.targets = false, false, false
 	t.driver = drivers.NewHandle(d, t, t.m.cfg.Middleware...)
-	t.log = t.m.log.With("node", t.id, "purpose", t.purpose, "agent", t.m.cfg.AgentID, "request_id", RequestID(ctx))
+	t.log, t.requestID = nil, RequestID(ctx)
 	return nil
 }
 
@@ -164,7 +166,14 @@ func (t *Task) Driver() *drivers.Handle { return t.driver }
 func (t *Task) Purpose() string { return t.purpose }
 
 // Log returns a logger that names the node, purpose, agent and request.
-func (t *Task) Log() *slog.Logger { return t.log }
+func (t *Task) Log() *slog.Logger {
+	if t.log == nil {
+		// Made on first use: most tasks log nothing, and the attributes
+		// cost an allocation per task on the lock's hot path.
+		t.log = t.m.log.With("node", t.id, "purpose", t.purpose, "agent", t.m.cfg.AgentID, "request_id", t.requestID)
+	}
+	return t.log
+}
 
 // Shared reports whether the task holds no lock.
 func (t *Task) Shared() bool {
@@ -259,7 +268,7 @@ func (t *Task) Settle(ctx context.Context) error {
 			return err
 		}
 		if attempt == 0 {
-			t.log.Warn("database unavailable, retrying to record the outcome", "err", err, "for", t.m.cfg.SettleTimeout)
+			t.Log().Warn("database unavailable, retrying to record the outcome", "err", err, "for", t.m.cfg.SettleTimeout)
 		}
 		select {
 		case <-ctx.Done():
@@ -300,7 +309,7 @@ func (t *Task) SpawnAfter(fn Work) error {
 		return errors.New("taskmanager: a task spawns at most once")
 	}
 	if err := t.m.pool.reserve(); err != nil {
-		t.log.Warn("cannot spawn background work", "err", err)
+		t.Log().Warn("cannot spawn background work", "err", err)
 		if t.spawnHook != nil {
 			t.spawnHook(t, err)
 		}
@@ -356,16 +365,16 @@ func (t *Task) run(fn Work) {
 		defer func() {
 			if r := recover(); r != nil {
 				err = fmt.Errorf("panic in background work: %v", r)
-				t.log.Error("background work panicked", "panic", r, "stack", string(debug.Stack()))
+				t.Log().Error("background work panicked", "panic", r, "stack", string(debug.Stack()))
 			}
 		}()
 		return fn(t.m.base, t)
 	}()
 	if err == nil {
-		t.log.Debug("background work done", "took", time.Since(start))
+		t.Log().Debug("background work done", "took", time.Since(start))
 		return
 	}
-	t.log.Error("background work failed", "err", err, "took", time.Since(start))
+	t.Log().Error("background work failed", "err", err, "took", time.Since(start))
 	if t.workFailed != nil {
 		// Record the failure even if the agent is shutting down.
 		t.workFailed(t, err)

@@ -124,6 +124,10 @@ func (c object) Scan(src any) error {
 	default:
 		return fmt.Errorf("JSON column: unexpected %T", src)
 	}
+	if string(b) == "{}" { // most extra and instance_info columns
+		*c.p = store.JSON{}
+		return nil
+	}
 	m := store.JSON{}
 	if err := json.Unmarshal(b, &m); err != nil {
 		return fmt.Errorf("JSON column: %w", err)

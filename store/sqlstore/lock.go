@@ -11,10 +11,6 @@ import (
 	"github.com/bmc-agent/bmc-agent/store"
 )
 
-// writeTimeout bounds a lock write that runs on after its caller's context
-// ended.
-const writeTimeout = 30 * time.Second
-
 // Reserve implements lock.Backend with one conditional UPDATE.
 func (db *DB) Reserve(ctx context.Context, node string, r lock.Reservation) error {
 	return db.reserve(ctx, node, r, func(ctx context.Context) (bool, error) {
@@ -58,8 +54,9 @@ func (db *DB) reserve(ctx context.Context, node string, r lock.Reservation, take
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
-	defer cancel()
+	// Not cancelled with ctx, but bounded all the same: by the statement
+	// timeout on PostgreSQL, by the busy timeout on SQLite.
+	wctx := context.WithoutCancel(ctx)
 	for range 3 {
 		ok, err := take(wctx)
 		if err != nil {

@@ -34,12 +34,15 @@ var nodes = &entity[store.Node]{
 			nil, nil, nil, // a new node is never reserved
 			jsonArg(n.InstanceInfo), jsonArg(n.Properties), jsonArg(n.Extra), n.AgentGroup, n.ResourceClass, n.Description, int64(1)}
 	},
+	// NOT NULL columns scan into plain pointers: pgx plans a scan into a
+	// sql.Scanner anew for every row, which on the lock's hot path (a node
+	// row per acquire) cost more than the column's decoding.
 	ptrs: func(n *store.Node) []any {
-		return []any{text{&n.UUID}, text{&n.Name}, text{&n.Driver}, object{&n.DriverInfo}, text{&n.PowerState}, text{&n.TargetPowerState},
-			text{&n.ProvisionState}, text{&n.TargetProvisionState}, nullMicros{&n.ProvisionUpdatedAt}, text{&n.BootMode},
-			text{&n.LastError}, boolean{&n.Maintenance}, text{&n.MaintenanceReason}, text{&n.Fault},
+		return []any{&n.UUID, text{&n.Name}, &n.Driver, object{&n.DriverInfo}, &n.PowerState, &n.TargetPowerState,
+			&n.ProvisionState, &n.TargetProvisionState, nullMicros{&n.ProvisionUpdatedAt}, &n.BootMode,
+			&n.LastError, &n.Maintenance, &n.MaintenanceReason, &n.Fault,
 			text{&n.Reservation}, text{&n.ReservationPurpose}, nullMicros{&n.ReservedAt},
-			object{&n.InstanceInfo}, object{&n.Properties}, object{&n.Extra}, text{&n.AgentGroup}, text{&n.ResourceClass}, text{&n.Description}, integer{&n.Version},
+			object{&n.InstanceInfo}, object{&n.Properties}, object{&n.Extra}, &n.AgentGroup, &n.ResourceClass, &n.Description, &n.Version,
 			micros{&n.CreatedAt}, micros{&n.UpdatedAt}}
 	},
 	sortKeys: map[string]string{
