@@ -3,13 +3,12 @@ package api_test
 import (
 	"context"
 	"errors"
+	"github.com/bmc-agent/bmc-agent/internal/testutil"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,18 +22,10 @@ import (
 	"github.com/bmc-agent/bmc-agent/taskmanager"
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack/baremetal/noauth"
-	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
-	code := pgtest.Main(m)
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			os.Stderr.WriteString("goroutine leak: " + err.Error() + "\n")
-			code = 1
-		}
-	}
-	os.Exit(code)
+	os.Exit(pgtest.Main(m))
 }
 
 // env is an agent's API on a real loopback listener, over an SQLite file,
@@ -46,7 +37,7 @@ type env struct {
 	fake *fake.Driver
 	// store is what the API sees (db, unless a test wraps it).
 	store store.Store
-	logs  *logBuffer
+	logs  *testutil.Buffer
 }
 
 type envOptions struct {
@@ -78,7 +69,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &logBuffer{}
+	logs := &testutil.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	tm, err := taskmanager.New(taskmanager.Config{
 		AgentID: "agent-test", Store: db, Drivers: reg, Workers: o.workers, Logger: log,
@@ -144,22 +135,4 @@ func (e *env) client(t testing.TB, microversion string) *gophercloud.ServiceClie
 	t.Cleanup(tr.CloseIdleConnections)
 	c.HTTPClient = http.Client{Transport: tr, Timeout: 30 * time.Second}
 	return c
-}
-
-// logBuffer collects the agent's log for assertions.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

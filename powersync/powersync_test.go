@@ -1,10 +1,10 @@
 package powersync_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/bmc-agent/bmc-agent/internal/testutil"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -29,44 +29,19 @@ func TestMain(m *testing.M) {
 	if spec := os.Getenv(simChildEnv); spec != "" {
 		os.Exit(runSimChild(spec))
 	}
-	code := pgtest.Main(m)
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			os.Stderr.WriteString("goroutine leak: " + err.Error() + "\n")
-			code = 1
-		}
-	}
-	os.Exit(code)
+	os.Exit(pgtest.Main(m))
 }
 
 // ignorePG spares the waiter of the PostgreSQL server the package's tests
 // share; TestMain stops it and checks for leaks once more.
 var ignorePG = goleak.IgnoreAnyFunction("github.com/bmc-agent/bmc-agent/internal/pgtest.(*Cluster).Resume.func1")
 
-// syncBuffer is a log sink safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type env struct {
 	db   *sqlstore.DB
 	tm   *taskmanager.Manager
 	fake *fake.Driver
 	reg  *drivers.Registry
-	logs *syncBuffer
+	logs *testutil.Buffer
 	log  *slog.Logger
 	seq  int
 }
@@ -96,7 +71,7 @@ func newEnvWith(t *testing.T, ds []drivers.Driver, mw ...drivers.Middleware) *en
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testutil.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	tm, err := taskmanager.New(taskmanager.Config{
 		AgentID: "agent-a", Store: db, Drivers: reg, Logger: log, Middleware: mw,

@@ -16,18 +16,10 @@ import (
 	"github.com/bmc-agent/bmc-agent/store"
 	"github.com/bmc-agent/bmc-agent/store/sqlstore"
 	"github.com/bmc-agent/bmc-agent/taskmanager"
-	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
-	code := pgtest.Main(m)
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			os.Stderr.WriteString("goroutine leak: " + err.Error() + "\n")
-			code = 1
-		}
-	}
-	os.Exit(code)
+	os.Exit(pgtest.Main(m))
 }
 
 type env struct {

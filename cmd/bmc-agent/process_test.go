@@ -2,9 +2,9 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
+	"github.com/bmc-agent/bmc-agent/internal/testutil"
 	"io"
 	"net/http"
 	"os"
@@ -18,19 +18,12 @@ import (
 	"time"
 
 	"github.com/bmc-agent/bmc-agent/internal/pgtest"
-	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
-	code := pgtest.Main(m)
+	code := pgtest.Main(m) // also checks for leaked goroutines
 	if binDir != "" {
 		os.RemoveAll(binDir)
-	}
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			os.Stderr.WriteString("goroutine leak: " + err.Error() + "\n")
-			code = 1
-		}
 	}
 	os.Exit(code)
 }
@@ -66,30 +59,12 @@ func agentBinary(t *testing.T) string {
 	return binPath
 }
 
-// syncBuffer collects a child's output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // agentProc is `bmc-agent serve` running as a child process.
 type agentProc struct {
 	URL    string
 	cmd    *exec.Cmd
-	stdout syncBuffer
-	stderr syncBuffer
+	stdout testutil.Buffer
+	stderr testutil.Buffer
 	exited chan struct{}
 	state  *os.ProcessState
 }
@@ -205,13 +180,13 @@ type apiClient struct {
 	version    string
 	c          *http.Client
 	// seen collects every response body, for the tests that search them.
-	seen *syncBuffer
+	seen *testutil.Buffer
 }
 
 func newAPIClient(t *testing.T, base string) *apiClient {
 	tr := &http.Transport{}
 	t.Cleanup(tr.CloseIdleConnections)
-	return &apiClient{base: base, version: "latest", c: &http.Client{Transport: tr, Timeout: time.Minute}, seen: &syncBuffer{}}
+	return &apiClient{base: base, version: "latest", c: &http.Client{Transport: tr, Timeout: time.Minute}, seen: &testutil.Buffer{}}
 }
 
 // do sends a request; body is JSON text or "". It returns the status and

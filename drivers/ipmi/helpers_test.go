@@ -2,7 +2,6 @@ package ipmi_test
 
 import (
 	"context"
-	"os"
 	"testing"
 	"time"
 
@@ -13,16 +12,7 @@ import (
 	"github.com/bmc-agent/bmc-agent/internal/ipmitest"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			os.Stderr.WriteString("goroutine leak: " + err.Error() + "\n")
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // fastConfig keeps IPMI's pauses short for tests: the behaviour is the
 // same, the waits are not.

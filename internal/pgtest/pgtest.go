@@ -5,7 +5,8 @@
 // databases) to use an existing server instead.
 //
 // A test that asks for PostgreSQL and cannot get it fails: nothing is
-// skipped silently. Packages that use it stop the cluster in TestMain:
+// skipped silently. Packages that use it stop the cluster, and check for
+// leaked goroutines, in TestMain:
 //
 //	func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 package pgtest
@@ -29,6 +30,7 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
+	"go.uber.org/goleak"
 )
 
 // EnvDSN names the variable that points the tests at an existing server.
@@ -58,12 +60,20 @@ var (
 	sharedOnce sync.Once
 )
 
-// Main runs the tests and then stops the shared cluster, if one was started.
+// Main runs the tests, stops the shared cluster if one was started, and,
+// if the tests passed, fails them when goroutines outlive them
+// (go.uber.org/goleak). It returns the exit code.
 func Main(m *testing.M) int {
 	code := m.Run()
 	if shared != nil {
 		if err := shared.Stop(); err != nil {
 			fmt.Fprintln(os.Stderr, "pgtest:", err)
+		}
+	}
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goroutine leak:", err)
+			code = 1
 		}
 	}
 	return code
