@@ -12,9 +12,9 @@ import (
 	"github.com/stmcginnis/gofish/redfish"
 )
 
-// mockupsDir holds the DMTF bundles; the shared folder sits beside the
-// repository root. CI has it, so a missing folder fails the tests.
-const mockupsDir = "../../shared/redfish-mockups"
+// mockupsDir holds three DMTF bundles, copied from DSP2043 with their
+// license, so that a fresh clone tests them without anything beside it.
+const mockupsDir = "testdata/redfish-mockups"
 
 func TestMockupBundles(t *testing.T) {
 	for _, name := range []string{"public-rackmount1", "public-bladed", "public-tower"} {

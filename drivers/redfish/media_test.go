@@ -10,7 +10,7 @@ import (
 	"github.com/bmc-agent/bmc-agent/simulator"
 )
 
-const mockups = "../../../shared/redfish-mockups"
+const mockups = "../../simulator/testdata/redfish-mockups"
 
 func TestMediaTypesAndEject(t *testing.T) {
 	sim := startSim(t, simulator.Config{})
