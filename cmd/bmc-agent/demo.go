@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
 
 	"github.com/bmc-agent/bmc-agent/drivers"
 	"github.com/bmc-agent/bmc-agent/simulator"
@@ -61,8 +62,11 @@ func enrollDemoNode(ctx context.Context, db store.Store, name string, info store
 	n, err := db.Node(ctx, name)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
+		// Available, as Ironic enrolls a node at its base API version:
+		// ready to power, deploy and undeploy without the manage and
+		// provide steps (which the demo's nodes can still go through).
 		return db.CreateNode(ctx, &store.Node{
-			Name: name, Driver: "redfish", DriverInfo: info, ProvisionState: taskmanager.StateEnroll,
+			Name: name, Driver: "redfish", DriverInfo: info, ProvisionState: taskmanager.StateAvailable,
 			Description: "a system of the --demo Redfish simulator",
 		})
 	case err != nil:
@@ -82,7 +86,15 @@ func enrollDemoNode(ctx context.Context, db store.Store, name string, info store
 func (d *demo) describe(out io.Writer, base string) {
 	fmt.Fprintf(out, "demo: Redfish simulator with %d systems at %s\n", demoSystems, d.sim.URL())
 	fmt.Fprintf(out, "demo: enrolled nodes %v with the redfish driver\n", d.nodes)
-	fmt.Fprintf(out, "try:\n")
+	fmt.Fprintf(out, "try, from another terminal:\n")
+	exe := os.Args[0]
+	if base != "http://127.0.0.1:6385" {
+		exe += " --url " + base
+	}
+	fmt.Fprintf(out, "  %s node list\n", exe)
+	fmt.Fprintf(out, "  %s node power on %s --wait\n", exe, d.nodes[0])
+	fmt.Fprintf(out, "  %s node deploy %s --boot-iso http://127.0.0.1:8080/os.iso --wait\n", exe, d.nodes[0])
+	fmt.Fprintf(out, "or with curl:\n")
 	fmt.Fprintf(out, "  curl -s -H 'X-OpenStack-Ironic-API-Version: latest' %s/v1/nodes\n", base)
 	fmt.Fprintf(out, "  curl -s -X PUT -H 'X-OpenStack-Ironic-API-Version: latest' -H 'Content-Type: application/json' \\\n")
 	fmt.Fprintf(out, "       -d '{\"target\": \"power on\"}' %s/v1/nodes/%s/states/power\n", base, d.nodes[0])

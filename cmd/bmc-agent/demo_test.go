@@ -31,9 +31,11 @@ func TestServeDemo(t *testing.T) {
 		}
 		var nodes struct {
 			Nodes []struct {
-				Name       string         `json:"name"`
-				Driver     string         `json:"driver"`
-				DriverInfo map[string]any `json:"driver_info"`
+				Name           string         `json:"name"`
+				Driver         string         `json:"driver"`
+				DriverInfo     map[string]any `json:"driver_info"`
+				PowerState     *string        `json:"power_state"`
+				ProvisionState string         `json:"provision_state"`
 			} `json:"nodes"`
 		}
 		getJSON(t, base+"/v1/nodes?detail=true", &nodes)
@@ -43,6 +45,11 @@ func TestServeDemo(t *testing.T) {
 		for _, n := range nodes.Nodes {
 			if n.Driver != "redfish" || n.DriverInfo["redfish_password"] != "******" {
 				t.Fatalf("demo node %+v", n)
+			}
+			// Ready to use, with its power state read before the first
+			// request rather than a sync interval later.
+			if n.ProvisionState != "available" || n.PowerState == nil || *n.PowerState == "" {
+				t.Fatalf("demo node %s: provision state %q, power state %v", n.Name, n.ProvisionState, n.PowerState)
 			}
 		}
 

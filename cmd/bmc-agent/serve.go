@@ -192,6 +192,11 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 			return err
 		}
 		defer dm.close()
+		// Read the demo nodes' power state now rather than a sync
+		// interval from now, so that the first `node list` shows it.
+		if _, err := syncLoop.Cycle(ctx); err != nil {
+			log.Warn("demo: first power-state sync", "err", err)
+		}
 	}
 
 	apiHandler, err := api.New(api.Config{Store: db, Tasks: tm, Drivers: reg, HeartbeatTimeout: c.hbTimeout, Logger: log})
