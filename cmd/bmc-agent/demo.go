@@ -87,13 +87,13 @@ func (d *demo) describe(out io.Writer, base string) {
 	fmt.Fprintf(out, "demo: Redfish simulator with %d systems at %s\n", demoSystems, d.sim.URL())
 	fmt.Fprintf(out, "demo: enrolled nodes %v with the redfish driver\n", d.nodes)
 	fmt.Fprintf(out, "try, from another terminal:\n")
-	exe := os.Args[0]
+	exe, url := os.Args[0], ""
 	if base != "http://127.0.0.1:6385" {
-		exe += " --url " + base
+		url = " --url " + base
 	}
-	fmt.Fprintf(out, "  %s node list\n", exe)
-	fmt.Fprintf(out, "  %s node power on %s --wait\n", exe, d.nodes[0])
-	fmt.Fprintf(out, "  %s node deploy %s --boot-iso http://127.0.0.1:8080/os.iso --wait\n", exe, d.nodes[0])
+	fmt.Fprintf(out, "  %s node list%s\n", exe, url)
+	fmt.Fprintf(out, "  %s node power on %s --wait%s\n", exe, d.nodes[0], url)
+	fmt.Fprintf(out, "  %s node deploy %s --boot-iso http://127.0.0.1:8080/os.iso --wait%s\n", exe, d.nodes[0], url)
 	fmt.Fprintf(out, "or with curl:\n")
 	fmt.Fprintf(out, "  curl -s -H 'X-OpenStack-Ironic-API-Version: latest' %s/v1/nodes\n", base)
 	fmt.Fprintf(out, "  curl -s -X PUT -H 'X-OpenStack-Ironic-API-Version: latest' -H 'Content-Type: application/json' \\\n")
