@@ -1,14 +1,13 @@
 package powersync_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/bmc-agent/bmc-agent/internal/childproc"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -27,87 +26,29 @@ import (
 	"github.com/bmc-agent/bmc-agent/taskmanager"
 )
 
-// simChildEnv makes the test binary run as a bare simulator process (see
-// TestMain): "systems,latency". The benchmark runs the fleet of BMCs in
-// another process so that the agent's resident memory and CPU are its own.
-const simChildEnv = "BMC_AGENT_POWERSYNC_SIM_CHILD"
-
-// runSimChild serves the simulator described by $BMC_AGENT_POWERSYNC_SIM_CHILD
-// ("systems,latency,port-per-system") on a loopback port, prints
-// "LISTEN <url>" and serves until stdin closes.
-func runSimChild(spec string) int {
-	f := strings.Split(spec, ",")
+// serveSim is the simulator child of the fleet benchmark (see TestMain), so
+// that the agent's resident memory and CPU are its own: arg is
+// "systems,latency,port-per-system".
+func serveSim(arg string) (string, io.Closer, error) {
+	f := strings.Split(arg, ",")
 	if len(f) != 3 {
-		fmt.Fprintf(os.Stderr, "sim child: bad spec %q\n", spec)
-		return 2
+		return "", nil, fmt.Errorf("bad spec %q", arg)
 	}
 	systems, err := strconv.Atoi(f[0])
 	latency, err2 := time.ParseDuration(f[1])
 	if err != nil || err2 != nil {
-		fmt.Fprintf(os.Stderr, "sim child: bad spec %q\n", spec)
-		return 2
+		return "", nil, fmt.Errorf("bad spec %q", arg)
 	}
 	sim, err := simulator.New(simulator.Config{
 		Systems: systems, Fault: simulator.Fault{Latency: latency}, RequestLogSize: -1, PortPerSystem: f[2] == "true",
 	})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "sim child:", err)
-		return 1
+		return "", nil, err
 	}
 	if err := sim.Start(context.Background(), "127.0.0.1:0"); err != nil {
-		fmt.Fprintln(os.Stderr, "sim child:", err)
-		return 1
+		return "", nil, err
 	}
-	fmt.Printf("LISTEN %s\n", sim.URL())
-	_, _ = io.Copy(io.Discard, os.Stdin)
-	_ = sim.Close()
-	return 0
-}
-
-// startSimChild starts the test binary as a simulator of n systems with the
-// given latency, each on its own port with perPort, and returns its URL. It
-// stops with the benchmark.
-func startSimChild(tb testing.TB, n int, latency time.Duration, perPort bool) string {
-	tb.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d,%s,%t", simChildEnv, n, latency, perPort))
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		stdin.Close()
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		tb.Fatalf("simulator child: %v", err)
-	}
-	url, ok := strings.CutPrefix(strings.TrimSpace(line), "LISTEN ")
-	if !ok {
-		tb.Fatalf("simulator child said %q", line)
-	}
-	go io.Copy(io.Discard, stdout)
-	return url
+	return sim.URL(), sim, nil
 }
 
 // simSystems asks the simulator's admin endpoint for every system's URL.
@@ -143,24 +84,6 @@ func envDuration(name string, def time.Duration) time.Duration {
 	return def
 }
 
-// procStatus reads a field of /proc/self/status in bytes (VmRSS, VmHWM).
-func procStatus(field string) float64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, field+":"); ok {
-			f := strings.Fields(v)
-			if len(f) > 0 {
-				kb, _ := strconv.ParseFloat(f[0], 64)
-				return kb * 1024
-			}
-		}
-	}
-	return 0
-}
-
 // BenchmarkSyncFleet is one agent syncing a fleet of simulated Redfish BMCs:
 // 10,000 nodes with 200 ms of latency per request at a concurrency of 200
 // by default (BMC_AGENT_SYNC_NODES, BMC_AGENT_SYNC_LATENCY,
@@ -187,7 +110,7 @@ func BenchmarkSyncFleet(b *testing.B) {
 	ctx := context.Background()
 
 	perPort := os.Getenv("BMC_AGENT_SYNC_PORT_PER_BMC") != ""
-	url := startSimChild(b, nodes, latency, perPort)
+	url := childproc.Start(b, "sim", fmt.Sprintf("%d,%s,%t", nodes, latency, perPort)).URL
 	address := func(i int) (string, string) {
 		return url, fmt.Sprintf("/redfish/v1/Systems/sys-%05d", i)
 	}
@@ -269,10 +192,13 @@ func BenchmarkSyncFleet(b *testing.B) {
 	b.ReportMetric(sync, "sync_s")
 	b.ReportMetric(ideal, "ideal_s")
 	b.ReportMetric(sync/ideal, "x_ideal")
-	rss := procStatus("VmRSS") / 1e6
-	b.ReportMetric(rss, "rss_MB")
-	b.ReportMetric(rss/100, "x_target_100MB")
-	b.ReportMetric(procStatus("VmHWM")/1e6, "peak_rss_MB")
+	rss, peak, err := childproc.Memory(0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(rss/1e6, "rss_MB")
+	b.ReportMetric(rss/1e6/100, "x_target_100MB")
+	b.ReportMetric(peak/1e6, "peak_rss_MB")
 	b.ReportMetric(float64(ms.HeapInuse)/1e6, "heap_MB")
 	b.ReportMetric(float64(ms.Sys)/1e6, "go_sys_MB")
 	b.ReportMetric(0, "ns/op")

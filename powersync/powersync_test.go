@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/bmc-agent/bmc-agent/internal/childproc"
 	"github.com/bmc-agent/bmc-agent/internal/testutil"
 	"log/slog"
 	"os"
@@ -26,9 +27,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	if spec := os.Getenv(simChildEnv); spec != "" {
-		os.Exit(runSimChild(spec))
-	}
+	childproc.Serve("sim", serveSim)
 	os.Exit(pgtest.Main(m))
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
+	"github.com/bmc-agent/bmc-agent/internal/childproc"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -42,33 +43,35 @@ func BenchmarkSimulator(b *testing.B) {
 	results := map[int]*row{}
 	var rss, peak, idle float64
 	for _, n := range []int{1, 100, 10000} {
-		child := startChild(b, n)
+		child := childproc.Start(b, "simulator", strconv.Itoa(n))
 		r := &row{}
 		results[n] = r
 		if n == 10000 {
-			idle, _ = child.rssMB(b)
+			idle, _ = child.Memory(b)
+			idle /= 1 << 20
 		}
 		b.Run(fmt.Sprintf("GET/systems=%d", n), func(b *testing.B) {
-			r.get = load(b, child.url, n, false)
+			r.get = load(b, child.URL, n, false)
 			b.ReportMetric(r.get, "req/s")
 			b.ReportMetric(r.get/targetGETPerSec, "x-target")
 		})
 		b.Run(fmt.Sprintf("Reset/systems=%d", n), func(b *testing.B) {
-			r.reset = load(b, child.url, n, true)
+			r.reset = load(b, child.URL, n, true)
 			b.ReportMetric(r.reset, "req/s")
 			b.ReportMetric(r.reset/targetGETPerSec, "x-target") // the GET target, for comparison
 		})
 		if n == 10000 {
 			var touch sync.Once
 			b.Run("RSS/systems=10000", func(b *testing.B) {
-				touch.Do(func() { touchAll(b, child.url, n) })
-				rss, peak = child.rssMB(b)
+				touch.Do(func() { touchAll(b, child.URL, n) })
+				rss, peak = child.Memory(b)
+				rss, peak = rss/(1<<20), peak/(1<<20)
 				b.ReportMetric(rss, "MB-RSS")
 				b.ReportMetric(peak, "MB-peak")
 				b.ReportMetric(rss/targetRSSMB, "x-target")
 			})
 		}
-		child.stop()
+		child.Stop()
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "\nsystems\tGET Systems/<id> req/s\tvs 10,000/s\tReset req/s\n")

@@ -1,15 +1,34 @@
 package simulator
 
 import (
-	"os"
+	"context"
+	"io"
+	"strconv"
 	"testing"
 
+	"github.com/bmc-agent/bmc-agent/internal/childproc"
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) != "" {
-		os.Exit(runChild())
-	}
+	childproc.Serve("simulator", serveChild)
 	goleak.VerifyTestMain(m)
+}
+
+// serveChild is the benchmark's simulator process (see BenchmarkSimulator):
+// Config{Systems: arg}, so that its memory and CPU are measured apart from
+// the load generator.
+func serveChild(arg string) (string, io.Closer, error) {
+	n, err := strconv.Atoi(arg)
+	if err != nil {
+		return "", nil, err
+	}
+	sim, err := New(Config{Systems: n})
+	if err != nil {
+		return "", nil, err
+	}
+	if err := sim.Start(context.Background(), "127.0.0.1:0"); err != nil {
+		return "", nil, err
+	}
+	return sim.URL(), sim, nil
 }
