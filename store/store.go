@@ -50,9 +50,6 @@ type Store interface {
 	CreateNode(ctx context.Context, n *Node) error
 	// Node returns the node by UUID or name.
 	Node(ctx context.Context, ident string) (*Node, error)
-	// NodeSet returns the node with its ports, connectors and targets in one
-	// consistent read.
-	NodeSet(ctx context.Context, ident string) (*NodeSet, error)
 	Nodes(ctx context.Context, f NodeFilter) ([]*Node, error)
 	// UpdateNode writes n's mutable fields if the stored version is still
 	// n.Version (else a *ConflictError) and bumps n.Version and n.UpdatedAt.

@@ -54,14 +54,6 @@ type Node struct {
 	Version int64
 }
 
-// NodeSet is a node with everything attached to it, as a task loads it.
-type NodeSet struct {
-	Node             *Node
-	Ports            []*Port
-	VolumeConnectors []*VolumeConnector
-	VolumeTargets    []*VolumeTarget
-}
-
 // Port is a network interface of a node, known by its MAC address.
 type Port struct {
 	UUID       string

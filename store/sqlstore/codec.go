@@ -4,16 +4,14 @@ import (
 	"database/sql/driver"
 	"encoding/json"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/bmc-agent/bmc-agent/store"
 )
 
-// Column codecs. Every scan target implements sql.Scanner so that one code
-// path scans both database rows and the JSON arrays that carry a node's
-// ports, connectors and targets (where numbers arrive as float64 and
-// booleans may arrive as 0/1).
+// Column codecs: scan targets (sql.Scanner) for what both databases store
+// differently or as NULL: booleans (SQLite's are 0 and 1), nullable text,
+// times in microseconds, and JSON objects in TEXT columns.
 
 type text struct{ p *string }
 
@@ -39,8 +37,6 @@ func (c boolean) Scan(src any) error {
 		*c.p = v
 	case int64:
 		*c.p = v != 0
-	case float64:
-		*c.p = v != 0
 	case nil:
 		*c.p = false
 	default:
@@ -56,11 +52,6 @@ func toInt64(src any) (int64, bool, error) {
 	case int64:
 		return v, true, nil
 	case int32:
-		return int64(v), true, nil
-	case float64:
-		if v != math.Trunc(v) {
-			return 0, false, fmt.Errorf("integer column: %v is not whole", v)
-		}
 		return int64(v), true, nil
 	}
 	return 0, false, fmt.Errorf("integer column: unexpected %T", src)
@@ -118,9 +109,6 @@ func (c object) Scan(src any) error {
 		b = []byte(v)
 	case []byte:
 		b = v
-	case map[string]any:
-		*c.p = v
-		return nil
 	default:
 		return fmt.Errorf("JSON column: unexpected %T", src)
 	}
@@ -158,30 +146,4 @@ func nullable(s string) any {
 		return nil
 	}
 	return s
-}
-
-// scanJSONRows decodes a JSON array of row arrays into fresh values of T.
-func scanJSONRows[T any](raw []byte, ptrs func(*T) []any) ([]*T, error) {
-	if len(raw) == 0 {
-		return nil, nil
-	}
-	var rows [][]any
-	if err := json.Unmarshal(raw, &rows); err != nil {
-		return nil, fmt.Errorf("decode rows: %w", err)
-	}
-	out := make([]*T, 0, len(rows))
-	for _, row := range rows {
-		x := new(T)
-		ps := ptrs(x)
-		if len(row) != len(ps) {
-			return nil, fmt.Errorf("decode rows: %d values for %d columns", len(row), len(ps))
-		}
-		for i, p := range ps {
-			if err := p.(interface{ Scan(any) error }).Scan(row[i]); err != nil {
-				return nil, err
-			}
-		}
-		out = append(out, x)
-	}
-	return out, nil
 }

@@ -19,11 +19,6 @@ type dialect struct {
 	schema *strings.Replacer
 	// now is an expression for the database's clock in microseconds.
 	now string
-	// jsonArray and jsonObject name the JSON aggregate and constructor;
-	// jsonText turns a TEXT column holding JSON into JSON.
-	jsonArray, jsonObject, jsonText string
-	// emptyArray wraps an aggregate that yields NULL on no rows.
-	emptyArray func(string) string
 	// classify maps a driver error to the store's errors: ok reports
 	// whether it did.
 	isUnique      func(error) bool
@@ -37,11 +32,7 @@ var sqliteDialect = dialect{
 		"{{bool}}", "INTEGER",
 		"{{false}}", "0",
 	),
-	now:        "CAST(unixepoch('subsec') * 1000000 AS INTEGER)",
-	jsonArray:  "json_group_array",
-	jsonObject: "json_object",
-	jsonText:   "json(%s)",
-	emptyArray: func(s string) string { return s },
+	now: "CAST(unixepoch('subsec') * 1000000 AS INTEGER)",
 	isUnique: func(err error) bool {
 		var e *sqlite.Error
 		return errors.As(err, &e) && (e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
@@ -66,11 +57,7 @@ var postgresDialect = dialect{
 		"{{bool}}", "BOOLEAN",
 		"{{false}}", "FALSE",
 	),
-	now:        "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::BIGINT",
-	jsonArray:  "json_agg",
-	jsonObject: "json_build_object",
-	jsonText:   "(%s)::json",
-	emptyArray: func(s string) string { return "COALESCE(" + s + ", '[]'::json)" },
+	now: "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::BIGINT",
 	isUnique: func(err error) bool {
 		var e *pgconn.PgError
 		return errors.As(err, &e) && e.Code == "23505"

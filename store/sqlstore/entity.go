@@ -43,17 +43,6 @@ func (e *entity[T]) timePtrs(x *T) []any {
 	return p[len(p)-2:]
 }
 
-// jsonRows is a SQL expression giving the JSON array of the rows of e
-// attached to the node row named outer, in insertion order.
-func (e *entity[T]) jsonRows(d dialect, outer string) string {
-	arr := "json_array"
-	if d.name == "postgres" {
-		arr = "json_build_array"
-	}
-	return fmt.Sprintf("(SELECT %s FROM %s c WHERE c.node_uuid = %s.uuid)",
-		d.emptyArray(fmt.Sprintf("%s(%s(%s) ORDER BY c.id)", d.jsonArray, arr, e.selectCols())), e.table, outer)
-}
-
 func placeholders(from, n int) string {
 	var b strings.Builder
 	for i := range n {

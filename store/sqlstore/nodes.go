@@ -2,10 +2,7 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/bmc-agent/bmc-agent/store"
 )
@@ -81,38 +78,6 @@ func (db *DB) Node(ctx context.Context, ident string) (*store.Node, error) {
 	return getRow(ctx, db, nodes, identCol(ident), ident)
 }
 
-// NodeSet implements store.Store: the node and its children in one query.
-func (db *DB) NodeSet(ctx context.Context, ident string) (*store.NodeSet, error) {
-	q := db.q.nodeSetByUUID
-	if identCol(ident) == "name" {
-		q = db.q.nodeSetByName
-	}
-	return db.scanNodeSet(db.r.queryRow(ctx, q, ident), ident)
-}
-
-func (db *DB) scanNodeSet(row row, ident string) (*store.NodeSet, error) {
-	var s store.NodeSet
-	s.Node = new(store.Node)
-	var ports, conns, targets []byte
-	err := row.Scan(append(nodes.ptrs(s.Node), &ports, &conns, &targets)...)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, &store.NotFoundError{Kind: "node", ID: ident}
-	}
-	if err != nil {
-		return nil, db.err(err, "load node")
-	}
-	if s.Ports, err = scanJSONRows(ports, portEntity.ptrs); err != nil {
-		return nil, fmt.Errorf("load node ports: %w", err)
-	}
-	if s.VolumeConnectors, err = scanJSONRows(conns, connectorEntity.ptrs); err != nil {
-		return nil, fmt.Errorf("load node volume connectors: %w", err)
-	}
-	if s.VolumeTargets, err = scanJSONRows(targets, targetEntity.ptrs); err != nil {
-		return nil, fmt.Errorf("load node volume targets: %w", err)
-	}
-	return &s, nil
-}
-
 // Nodes implements store.Store.
 func (db *DB) Nodes(ctx context.Context, f store.NodeFilter) ([]*store.Node, error) {
 	var where []string
@@ -181,7 +146,6 @@ func (db *DB) DeleteNode(ctx context.Context, id string) error {
 
 // queries are the statements on the hot path, built once per dialect.
 type queries struct {
-	nodeSetByUUID, nodeSetByName string
 	reserveByUUID, reserveByName string
 	reserveNode                  string
 	reservation                  string
@@ -189,19 +153,9 @@ type queries struct {
 }
 
 func buildQueries(d dialect) queries {
-	// The node's columns and its children as JSON arrays.
-	cols := make([]string, 0, len(nodes.cols)+2)
-	for _, c := range strings.Split(nodes.selectCols(), ", ") {
-		cols = append(cols, "nodes."+c)
-	}
-	withChildren := strings.Join(cols, ", ") + ", " + portEntity.jsonRows(d, "nodes") + ", " +
-		connectorEntity.jsonRows(d, "nodes") + ", " + targetEntity.jsonRows(d, "nodes")
-	nodeSet := "SELECT " + withChildren + " FROM nodes WHERE nodes.%s = $1"
 	reserve := "UPDATE nodes SET reservation = $2, reservation_purpose = $3, reserved_at = " + d.now +
 		" WHERE %s = $1 AND reservation IS NULL"
 	return queries{
-		nodeSetByUUID: fmt.Sprintf(nodeSet, "uuid"),
-		nodeSetByName: fmt.Sprintf(nodeSet, "name"),
 		reserveByUUID: fmt.Sprintf(reserve, "uuid"),
 		reserveByName: fmt.Sprintf(reserve, "name"),
 		reserveNode: "UPDATE nodes SET reservation = $2, reservation_purpose = $3, reserved_at = " + d.now +

@@ -28,7 +28,7 @@ func Run(t *testing.T, open Opener) {
 		{"NodeUpdateVersion", testNodeUpdateVersion},
 		{"NodeFilters", testNodeFilters},
 		{"NodePaging", testNodePaging},
-		{"NodeSet", testNodeSet},
+		{"NodeChildren", testNodeChildren},
 		{"DeleteReservedNode", testDeleteReserved},
 		{"Ports", testPorts},
 		{"VolumeConnectors", testConnectors},
@@ -266,7 +266,7 @@ func testNodePaging(t *testing.T, s store.Store) {
 	}
 }
 
-func testNodeSet(t *testing.T, s store.Store) {
+func testNodeChildren(t *testing.T, s store.Store) {
 	n := mustCreate(t, s, "with-children")
 	other := mustCreate(t, s, "")
 	for i, mac := range []string{"52:54:00:00:00:02", "52:54:00:00:00:01"} {
@@ -285,37 +285,34 @@ func testNodeSet(t *testing.T, s store.Store) {
 		Properties: store.JSON{"target_lun": float64(0)}}); err != nil {
 		t.Fatal(err)
 	}
-	for _, ident := range []string{n.UUID, "with-children"} {
-		set, err := s.NodeSet(ctx(), ident)
-		if err != nil {
-			t.Fatalf("NodeSet(%q): %v", ident, err)
-		}
-		if set.Node.UUID != n.UUID || set.Node.DriverInfo["password"] != "secret" {
-			t.Fatalf("NodeSet node: %+v", set.Node)
-		}
-		if len(set.Ports) != 2 || set.Ports[0].Address != "52:54:00:00:00:02" || !set.Ports[0].PXEEnabled ||
-			set.Ports[1].PXEEnabled || set.Ports[1].Extra["i"] != float64(1) || set.Ports[0].CreatedAt.IsZero() {
-			t.Fatalf("NodeSet ports: %+v %+v", set.Ports[0], set.Ports[1])
-		}
-		if len(set.VolumeConnectors) != 1 || set.VolumeConnectors[0].ConnectorID != "iqn.2024-01.org:n1" {
-			t.Fatalf("NodeSet connectors: %+v", set.VolumeConnectors)
-		}
-		if len(set.VolumeTargets) != 1 || set.VolumeTargets[0].VolumeID != "vol-1" || set.VolumeTargets[0].Properties["target_lun"] != float64(0) {
-			t.Fatalf("NodeSet targets: %+v", set.VolumeTargets)
-		}
+	// What a task reads on first use: a node's children, in insertion order.
+	by := store.ChildFilter{NodeUUID: n.UUID}
+	ports, err := s.Ports(ctx(), by)
+	if err != nil {
+		t.Fatal(err)
 	}
-	bare, err := s.NodeSet(ctx(), other.UUID)
-	if err != nil || len(bare.Ports) != 1 || len(bare.VolumeConnectors) != 0 || len(bare.VolumeTargets) != 0 {
-		t.Fatalf("NodeSet of a node with one port: %+v %v", bare, err)
+	if len(ports) != 2 || ports[0].Address != "52:54:00:00:00:02" || !ports[0].PXEEnabled ||
+		ports[1].PXEEnabled || ports[1].Extra["i"] != float64(1) || ports[0].CreatedAt.IsZero() {
+		t.Fatalf("the node's ports: %+v %+v", ports[0], ports[1])
 	}
-	if _, err := s.NodeSet(ctx(), "missing"); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("NodeSet(missing): %v", err)
+	if conns, err := s.VolumeConnectors(ctx(), by); err != nil || len(conns) != 1 || conns[0].ConnectorID != "iqn.2024-01.org:n1" {
+		t.Fatalf("the node's connectors: %+v %v", conns, err)
+	}
+	if targets, err := s.VolumeTargets(ctx(), by); err != nil || len(targets) != 1 || targets[0].VolumeID != "vol-1" || targets[0].Properties["target_lun"] != float64(0) {
+		t.Fatalf("the node's targets: %+v %v", targets, err)
+	}
+	otherBy := store.ChildFilter{NodeUUID: other.UUID}
+	bp, err1 := s.Ports(ctx(), otherBy)
+	bc, err2 := s.VolumeConnectors(ctx(), otherBy)
+	bt, err3 := s.VolumeTargets(ctx(), otherBy)
+	if err := errors.Join(err1, err2, err3); err != nil || len(bp) != 1 || len(bc) != 0 || len(bt) != 0 {
+		t.Fatalf("children of a node with one port: %d %d %d %v", len(bp), len(bc), len(bt), err)
 	}
 	// Deleting a node deletes what is attached to it.
 	if err := s.DeleteNode(ctx(), n.UUID); err != nil {
 		t.Fatal(err)
 	}
-	ports, _ := s.Ports(ctx(), store.ChildFilter{})
+	ports, _ = s.Ports(ctx(), store.ChildFilter{})
 	targets, _ := s.VolumeTargets(ctx(), store.ChildFilter{})
 	if len(ports) != 1 || len(targets) != 0 {
 		t.Fatalf("after deleting the node: %d ports, %d targets left", len(ports), len(targets))
