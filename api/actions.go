@@ -75,32 +75,11 @@ func saveOutcome(ctx context.Context, t *taskmanager.Task) {
 	}
 }
 
-// capable reports, before any BMC I/O, whether the task's driver implements
-// m: a node's driver that lacks it is the client's mistake (400 naming the
-// driver), found before the request is accepted rather than in last_error.
-func (a *API) capable(t *taskmanager.Task, ms ...drivers.Method) error {
-	d, err := a.cfg.Drivers.Driver(t.Node().Driver)
-	if err != nil {
-		return err
-	}
-	for _, m := range ms {
-		if !m.Implemented(d) {
-			return &drivers.UnsupportedError{Driver: d.Name(), Interface: m.Interface, Method: m.Name}
-		}
-	}
-	return nil
-}
-
 // lockOnly are the options of a task that only locks and edits the node
-// (update, delete, maintenance, ports): it never calls the driver, so it
-// binds any registered one, and a node whose own driver this agent lacks
-// can still be repaired or deleted.
-func (a *API) lockOnly(purpose string) []taskmanager.Option {
-	opts := []taskmanager.Option{taskmanager.Purpose(purpose)}
-	if names := a.cfg.Drivers.Names(); len(names) > 0 {
-		opts = append(opts, taskmanager.DriverName(names[0]))
-	}
-	return opts
+// (update, delete, maintenance, ports): it never calls the driver, so a node
+// whose own driver this agent lacks can still be repaired or deleted.
+func lockOnly(purpose string) []taskmanager.Option {
+	return []taskmanager.Option{taskmanager.Purpose(purpose), taskmanager.NodeOnly()}
 }
 
 // exclusive runs fn under the node's exclusive lock while the client waits,
@@ -190,7 +169,7 @@ func (a *API) setPowerState(w http.ResponseWriter, r *http.Request) error {
 	err = a.start(r.Context(), r.PathValue("node"), job{
 		purpose: string(action),
 		check: func(t *taskmanager.Task) error {
-			if err := a.capable(t, drivers.MethodSetPowerState); err != nil {
+			if err := t.Driver().Require(drivers.MethodSetPowerState); err != nil {
 				return err
 			}
 			return t.Driver().Validate(drivers.PowerInterface)
@@ -237,7 +216,7 @@ func (a *API) setBootMode(w http.ResponseWriter, r *http.Request) error {
 	}
 	err = a.start(r.Context(), r.PathValue("node"), job{
 		purpose: "set boot mode to " + target,
-		check:   func(t *taskmanager.Task) error { return a.capable(t, drivers.MethodSetBootMode) },
+		check:   func(t *taskmanager.Task) error { return t.Driver().Require(drivers.MethodSetBootMode) },
 		work: func(ctx context.Context, t *taskmanager.Task) error {
 			return t.Driver().SetBootMode(ctx, mode)
 		},
@@ -519,7 +498,7 @@ func (a *API) maintenance(w http.ResponseWriter, r *http.Request, on bool, reaso
 	if on {
 		purpose = "set maintenance"
 	}
-	err := a.tm.Do(r.Context(), r.PathValue("node"), a.lockOnly(purpose),
+	err := a.tm.Do(r.Context(), r.PathValue("node"), lockOnly(purpose),
 		func(ctx context.Context, t *taskmanager.Task) error {
 			n := t.Node()
 			n.Maintenance, n.MaintenanceReason = on, reason

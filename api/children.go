@@ -128,7 +128,7 @@ func (c *child[T]) underNodeLock(a *API, ctx context.Context, node, purpose stri
 	if node == "" {
 		return badRequest("The field \"node_uuid\" of a %s is mandatory", c.kind)
 	}
-	return a.tm.Do(ctx, node, a.lockOnly(purpose), func(ctx context.Context, _ *taskmanager.Task) error {
+	return a.tm.Do(ctx, node, lockOnly(purpose), func(ctx context.Context, _ *taskmanager.Task) error {
 		return fn(ctx)
 	})
 }

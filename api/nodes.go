@@ -409,7 +409,7 @@ func (a *API) patchNode(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var saved *store.Node
-	err = a.tm.Do(r.Context(), r.PathValue("node"), a.lockOnly("node update"),
+	err = a.tm.Do(r.Context(), r.PathValue("node"), lockOnly("node update"),
 		func(ctx context.Context, t *taskmanager.Task) error {
 			next, err := a.patchedNode(t.Node(), body, v)
 			if err != nil {
@@ -508,7 +508,7 @@ func (a *API) deleteNode(w http.ResponseWriter, r *http.Request) error {
 	// allowed state to a forbidden one in between would have had to run a
 	// whole operation in that instant, and one still running holds the lock.
 	var id string
-	err := a.tm.Do(r.Context(), r.PathValue("node"), a.lockOnly("node delete"),
+	err := a.tm.Do(r.Context(), r.PathValue("node"), lockOnly("node delete"),
 		func(ctx context.Context, t *taskmanager.Task) error {
 			n := t.Node()
 			if !n.Maintenance && !contains(deleteAllowed, n.ProvisionState) {

@@ -110,7 +110,7 @@ func (a *API) precheck(t *taskmanager.Task, next string) error {
 		if err := deployProblem(t.Node()); err != nil {
 			return err
 		}
-		if err := a.capable(t, drivers.MethodInsertMedia, drivers.MethodSetBootDevice, drivers.MethodSetPowerState, drivers.MethodPowerState); err != nil {
+		if err := t.Driver().Require(drivers.MethodInsertMedia, drivers.MethodSetBootDevice, drivers.MethodSetPowerState, drivers.MethodPowerState); err != nil {
 			return err
 		}
 		for _, iface := range []drivers.Interface{drivers.PowerInterface, drivers.ManagementInterface, drivers.VMediaInterface} {
@@ -119,12 +119,12 @@ func (a *API) precheck(t *taskmanager.Task, next string) error {
 			}
 		}
 	case taskmanager.StateDeleting:
-		if err := a.capable(t, drivers.MethodEjectMedia, drivers.MethodSetPowerState); err != nil {
+		if err := t.Driver().Require(drivers.MethodEjectMedia, drivers.MethodSetPowerState); err != nil {
 			return err
 		}
 		return d.Validate(drivers.PowerInterface)
 	case taskmanager.StateInspecting:
-		return a.capable(t, drivers.MethodPowerState)
+		return t.Driver().Require(drivers.MethodPowerState)
 	}
 	return nil
 }

@@ -55,6 +55,18 @@ func (h *Handle) Name() string { return h.d.Name() }
 // Supports reports whether the driver implements any method of iface.
 func (h *Handle) Supports(iface Interface) bool { return Supports(h.d, iface) }
 
+// Require reports, without BMC I/O, an *UnsupportedError for the first of
+// ms the driver does not implement: a caller checks every capability an
+// operation will need before it starts one.
+func (h *Handle) Require(ms ...Method) error {
+	for _, m := range ms {
+		if !m.Implemented(h.d) {
+			return &UnsupportedError{Driver: h.d.Name(), Interface: m.Interface, Method: m.Name}
+		}
+	}
+	return nil
+}
+
 // Validate checks the node's driver_info for iface without BMC I/O.
 func (h *Handle) Validate(iface Interface) error {
 	if !Supports(h.d, iface) {
@@ -72,8 +84,8 @@ func (h *Handle) invoke(ctx context.Context, m Method, wait time.Duration, fn fu
 	if m.Mutates && !h.b.Exclusive() {
 		return fmt.Errorf("%s: %w", m, ErrExclusiveLockRequired)
 	}
-	if !m.Implemented(h.d) {
-		return &UnsupportedError{Driver: h.d.Name(), Interface: m.Interface, Method: m.Name}
+	if err := h.Require(m); err != nil {
+		return err
 	}
 	c := Call{Driver: h.d.Name(), Method: m, Node: h.b.DriverNode(), Wait: wait}
 	next := func(ctx context.Context) error { return fn(ctx, c.Node) }

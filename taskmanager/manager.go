@@ -110,9 +110,10 @@ func (m *Manager) AgentID() string { return m.cfg.AgentID }
 type Option func(*options)
 
 type options struct {
-	shared  bool
-	purpose string
-	driver  string
+	shared   bool
+	purpose  string
+	driver   string
+	nodeOnly bool
 }
 
 // Shared asks for a shared task: no lock is taken and the driver's setters
@@ -125,6 +126,13 @@ func Purpose(p string) Option { return func(o *options) { o.purpose = p } }
 
 // DriverName uses the named driver instead of the node's own.
 func DriverName(name string) Option { return func(o *options) { o.driver = name } }
+
+// NodeOnly asks for a task that only reads and edits the node and never
+// calls its driver (an update, a delete, maintenance): the task is acquired
+// even when the node's driver is not registered with this agent, so that
+// such a node can still be repaired or deleted. Its Driver then reports
+// every method as unsupported.
+func NodeOnly() Option { return func(o *options) { o.nodeOnly = true } }
 
 // Acquire returns a task on the node with the given UUID or name. The caller
 // must Release it. An exclusive task waits for a held lock per the lock
@@ -145,7 +153,7 @@ func (m *Manager) Acquire(ctx context.Context, ident string, opts ...Option) (*T
 		}
 		id = n.UUID
 	}
-	t := &Task{m: m, id: id, shared: o.shared, purpose: o.purpose, driverName: o.driver}
+	t := &Task{m: m, id: id, shared: o.shared, purpose: o.purpose, driverName: o.driver, nodeOnly: o.nodeOnly}
 	if err := t.lockAndLoad(ctx); err != nil {
 		return nil, err
 	}
@@ -233,6 +241,10 @@ func (m *Manager) lockFailed(node string, err error) {
 func (m *Manager) unhold(node string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.unholdLocked(node)
+}
+
+func (m *Manager) unholdLocked(node string) {
 	if m.held[node]--; m.held[node] <= 0 {
 		delete(m.held, node)
 	}
@@ -247,9 +259,7 @@ func (m *Manager) orphan(node, why string, held bool) {
 	defer m.mu.Unlock()
 	m.orphans[node] = why
 	if held {
-		if m.held[node]--; m.held[node] <= 0 {
-			delete(m.held, node)
-		}
+		m.unholdLocked(node)
 	}
 }
 

@@ -34,6 +34,7 @@ type Task struct {
 	id         string
 	purpose    string
 	driverName string
+	nodeOnly   bool
 
 	mu       sync.Mutex // guards shared and released, read by the driver Handle
 	shared   bool
@@ -114,7 +115,10 @@ func (t *Task) bind(ctx context.Context, n *store.Node) error {
 		name = t.driverName
 	}
 	d, err := t.m.cfg.Drivers.Driver(name)
-	if err != nil {
+	switch {
+	case err != nil && t.nodeOnly:
+		d = absentDriver{name: name, err: err}
+	case err != nil:
 		return fmt.Errorf("node %s: %w", t.id, err)
 	}
 	t.node = n
@@ -405,5 +409,15 @@ func (t *Task) unlock() {
 	}
 	t.m.unhold(t.id)
 }
+
+// absentDriver stands for a driver this agent does not have, in a NodeOnly
+// task: it implements no capability.
+type absentDriver struct {
+	name string
+	err  error
+}
+
+func (a absentDriver) Name() string                                   { return a.name }
+func (a absentDriver) Validate(drivers.Interface, drivers.Node) error { return a.err }
 
 var _ drivers.Binding = (*Task)(nil)

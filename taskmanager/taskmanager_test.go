@@ -485,3 +485,23 @@ func TestShutdown(t *testing.T) {
 		t.Fatalf("spawn after shutdown: %v", err)
 	}
 }
+
+func TestNodeOnlyWithoutTheDriver(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	n := e.node(t, "")
+	task, err := e.tm.Acquire(bg, n.UUID, taskmanager.DriverName("nope"), taskmanager.NodeOnly())
+	if err != nil {
+		t.Fatalf("NodeOnly task on a node whose driver is missing: %v", err)
+	}
+	defer task.Release()
+	if r := e.reservation(t, n.UUID); r != "agent-a" {
+		t.Fatalf("lock held by %q", r)
+	}
+	if _, err := task.Driver().PowerState(bg); !errors.Is(err, drivers.ErrUnsupported) {
+		t.Fatalf("driver call on a NodeOnly task without its driver: %v", err)
+	}
+	task.Node().Description = "edited"
+	if err := task.Save(bg); err != nil {
+		t.Fatal(err)
+	}
+}
