@@ -73,10 +73,7 @@ func (l *Loop) syncNode(ctx context.Context, id string, r *Result) {
 		r.failed(drivers.ErrorKind(err))
 		return
 	case err != nil:
-		count := l.fail(id)
-		if count < l.cfg.MaxFailures {
-			t.Log().Warn("cannot read the power state", "attempt", count, "max", l.cfg.MaxFailures, "err", err)
-			r.failed(drivers.ErrorKind(err))
+		if l.belowMax(t, l.fail(id), err, r) {
 			return
 		}
 		counted = true
@@ -108,9 +105,7 @@ func (l *Loop) syncNode(ctx context.Context, id string, r *Result) {
 		if !counted {
 			count = l.fail(id)
 		}
-		if count < l.cfg.MaxFailures {
-			t.Log().Warn("cannot read the power state", "attempt", count, "max", l.cfg.MaxFailures, "err", err)
-			r.failed(drivers.ErrorKind(err))
+		if l.belowMax(t, count, err, r) {
 			return
 		}
 		reason := fmt.Sprintf("power state sync: cannot read the power state in %d consecutive cycles: %v", count, err)
@@ -124,6 +119,18 @@ func (l *Loop) syncNode(ctx context.Context, id string, r *Result) {
 	default:
 		l.differs(ctx, t, st, r)
 	}
+}
+
+// belowMax reports (logging and counting it) a failed read that leaves the
+// node's consecutive failures, count, below the maximum that puts it into
+// maintenance.
+func (l *Loop) belowMax(t *taskmanager.Task, count int, err error, r *Result) bool {
+	if count >= l.cfg.MaxFailures {
+		return false
+	}
+	t.Log().Warn("cannot read the power state", "attempt", count, "max", l.cfg.MaxFailures, "err", err)
+	r.failed(drivers.ErrorKind(err))
+	return true
 }
 
 // ignored reports (and counts as skipped) a failed read that says nothing

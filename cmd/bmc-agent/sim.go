@@ -151,10 +151,7 @@ func printSimBanner(out io.Writer, sim *simulator.Simulator, o *simOptions) {
 	fmt.Fprintf(out, "Redfish simulator listening on %s with %d systems (user %q; password not shown)\n",
 		sim.URL(), len(ids), o.cfg.Username)
 	fmt.Fprintf(out, "admin endpoint: %s/sim/\n", sim.URL())
-	shown := ids
-	if len(ids) > o.listMax {
-		shown = ids[:min(5, len(ids))]
-	}
+	shown := shownIDs(ids, o.listMax)
 	for _, id := range shown {
 		fmt.Fprintf(out, "  %s  %s\n", id, sim.SystemURL(id))
 	}
@@ -163,14 +160,20 @@ func printSimBanner(out io.Writer, sim *simulator.Simulator, o *simOptions) {
 	}
 }
 
+// shownIDs is what a banner lists: every id of a fleet of at most listMax
+// systems, the first five of a larger one.
+func shownIDs(ids []string, listMax int) []string {
+	if len(ids) > listMax {
+		return ids[:min(5, len(ids))]
+	}
+	return ids
+}
+
 // printIPMIBanner says where each system answers IPMI.
 func printIPMIBanner(out io.Writer, sim *simulator.Simulator, face *ipmisim.Face, o *simOptions) {
 	ids := sim.SystemIDs()
 	fmt.Fprintf(out, "IPMI (lanplus, cipher suites 3 and 17) for %d systems, one UDP port each:\n", len(ids))
-	shown := ids
-	if len(ids) > o.listMax {
-		shown = ids[:min(5, len(ids))]
-	}
+	shown := shownIDs(ids, o.listMax)
 	for _, id := range shown {
 		fmt.Fprintf(out, "  %s  %s\n", id, face.Addr(id))
 	}
