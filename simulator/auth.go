@@ -71,6 +71,7 @@ func parseBasic(h string) (user, password string, ok bool) {
 type session struct {
 	id, token string
 	creds     *credentials
+	sys       *System // opened on this system's own port; nil on the fleet's
 	created   time.Time
 	lastUsed  atomic.Int64 // unix seconds
 }
@@ -97,13 +98,19 @@ func newSessionStore(timeout time.Duration, max int, now func() time.Time) *sess
 // errTooManySessions is returned when the session limit is reached.
 var errTooManySessions = &ValueError{Property: "Sessions", Value: "limit reached", Allowed: []string{"delete a session"}}
 
-// create opens a session for c.
-func (st *sessionStore) create(c *credentials) (*session, error) {
+// create opens a session for c, on sys's own port when sys is not nil;
+// such a session counts against sys's Quirks.SessionCap.
+func (st *sessionStore) create(c *credentials, sys *System) (*session, error) {
 	now := st.now()
-	s := &session{id: randomHex(8), token: randomHex(16), creds: c, created: now}
+	s := &session{id: randomHex(8), token: randomHex(16), creds: c, sys: sys, created: now}
 	s.lastUsed.Store(now.Unix())
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	if sys != nil {
+		if err := st.capLocked(sys, now); err != nil {
+			return nil, err
+		}
+	}
 	if len(st.byID) >= st.max {
 		st.expireLocked(now)
 		if len(st.byID) >= st.max {

@@ -13,7 +13,6 @@ import (
 // Usb) reachable under both the Manager and the System, two processors, one
 // NIC and one disk.
 type native struct {
-	spec    *systemSpec
 	systems []*System
 	byID    map[string]*System
 
@@ -21,14 +20,18 @@ type native struct {
 	colls    [3][]byte // rendered Systems, Managers, Chassis collections
 }
 
-// nativeSpec is shared by every native system.
-func nativeSpec() *systemSpec {
+// nativeSpec is the generic profile's spec.
+func nativeSpec() *systemSpec { return profileSpec(&profiles[0]) }
+
+// profileSpec is shared by every native system of a profile; the profile
+// names the devices.
+func profileSpec(p *Profile) *systemSpec {
 	return &systemSpec{
 		resetTypes:  allResetTypes,
 		bootSources: allBootSources,
 		devices: []deviceSpec{
-			{id: "Cd", name: "Virtual CD", mediaTypes: []string{"CD", "DVD"}, boots: []BootSource{BootCd}},
-			{id: "Usb", name: "Virtual USB", mediaTypes: []string{"USBStick", "Floppy"}, boots: []BootSource{BootUsb, BootFloppy}},
+			{id: p.CdID, name: "Virtual CD", mediaTypes: []string{"CD", "DVD"}, boots: []BootSource{BootCd}},
+			{id: p.UsbID, name: "Virtual USB", mediaTypes: []string{"USBStick", "Floppy"}, boots: []BootSource{BootUsb, BootFloppy}},
 		},
 		biosDefaults: map[string]any{
 			"BootMode": "Uefi", "EmbeddedSata": "Raid", "NicBoot1": "NetworkBoot",
@@ -38,12 +41,22 @@ func nativeSpec() *systemSpec {
 	}
 }
 
-func newNative(f *fleet, n int) (*native, []*System) {
-	m := &native{spec: nativeSpec(), systems: make([]*System, n), byID: make(map[string]*System, n)}
+// newNative builds n systems; system i has profile profs[i].
+func newNative(f *fleet, profs []*Profile) (*native, []*System) {
+	n := len(profs)
+	m := &native{systems: make([]*System, n), byID: make(map[string]*System, n)}
+	specs := map[*Profile]*systemSpec{}
 	width := max(5, len(strconv.Itoa(n)))
-	for i := range n {
+	for i, p := range profs {
+		spec := specs[p]
+		if spec == nil {
+			spec = profileSpec(p)
+			specs[p] = spec
+		}
 		id := fmt.Sprintf("sys-%0*d", width, i+1)
-		sys := newSystem(f, i, id, m.spec)
+		sys := newSystem(f, i, id, spec)
+		sys.prof = p
+		sys.quirks.Store(&p.Quirks)
 		m.systems[i] = sys
 		m.byID[id] = sys
 	}
@@ -103,7 +116,22 @@ func (m *native) resolve(scope *System, p string) route {
 	}
 	id, rest := nextSeg(rest)
 	sys := m.byID[id]
-	if sys == nil || (scope != nil && sys != scope) {
+	if scope != nil {
+		// On its own port a system answers to its vendor's ids.
+		n, want := namesOf(scope, scope), ""
+		switch k {
+		case kSystems:
+			want = n.sys
+		case kManagers:
+			want = n.mgr
+		default:
+			want = n.ch
+		}
+		if sys = scope; id != want {
+			return rt
+		}
+	}
+	if sys == nil {
 		return rt
 	}
 	rt.sys = sys
@@ -142,6 +170,14 @@ func (m *native) resolveSystem(rt route, rest string) route {
 		if sub == "ComputerSystem.Reset" {
 			rt.kind = kReset
 		}
+	case "ResetActionInfo":
+		if sub == "" && rt.sys.q().ResetActionInfo {
+			rt.kind = kResetActionInfo
+		}
+	case "Settings":
+		if sub == "" && rt.sys.q().BootViaSettings {
+			rt.kind = kSystemSettings
+		}
 	case "EthernetInterfaces":
 		rt.kind = pick(sub, kEthColl, kEth, "1")
 	case "Processors":
@@ -165,7 +201,9 @@ func (m *native) resolveSystem(rt route, rest string) route {
 			rt.kind = kSecureBoot
 		}
 	case "VirtualMedia":
-		return resolveMedia(rt, sub)
+		if rt.sys.mediaPlaced(false) {
+			return resolveMedia(rt, sub)
+		}
 	}
 	return rt
 }
@@ -191,7 +229,7 @@ func (m *native) resolveManager(rt route, rest string) route {
 		rt.kind = kManager
 	case seg == "Actions" && sub == "Manager.Reset":
 		rt.kind = kManagerReset
-	case seg == "VirtualMedia":
+	case seg == "VirtualMedia" && rt.sys.mediaPlaced(true):
 		rt.underManager = true
 		return resolveMedia(rt, sub)
 	}
@@ -213,10 +251,14 @@ func resolveMedia(rt route, sub string) route {
 	switch action {
 	case "":
 		rt.kind = kVM
-	case "Actions/VirtualMedia.InsertMedia":
+	case "Actions/VirtualMedia.InsertMedia", "Actions/VirtualMedia.EjectMedia":
+		if rt.sys.q().MediaPatchOnly {
+			break // the BMC has no media actions
+		}
 		rt.kind = kVMInsert
-	case "Actions/VirtualMedia.EjectMedia":
-		rt.kind = kVMEject
+		if action == "Actions/VirtualMedia.EjectMedia" {
+			rt.kind = kVMEject
+		}
 	}
 	return rt
 }
@@ -247,17 +289,19 @@ func (m *native) etag(rt route) string {
 func stateETag(rt route) (string, bool) {
 	switch rt.kind {
 	case kSystem, kChassis:
-		return etagOf('s', rt.sys.view().gen.system), true
+		return rt.sys.etag('s', rt.sys.view().gen.system), true
+	case kSystemSettings:
+		return rt.sys.etag('t', rt.sys.view().gen.system), true
 	case kVM:
-		return etagOf('m', rt.sys.mediaView(rt.dev).gen), true
+		return rt.sys.etag('m', rt.sys.mediaView(rt.dev).gen), true
 	case kBios:
 		_, g := rt.sys.biosView(false)
-		return etagOf('b', g), true
+		return rt.sys.etag('b', g), true
 	case kBiosSettings:
 		_, g := rt.sys.biosView(true)
-		return etagOf('p', g), true
+		return rt.sys.etag('p', g), true
 	case kSecureBoot:
-		return etagOf('k', rt.sys.view().gen.secureBoot), true
+		return rt.sys.etag('k', rt.sys.view().gen.secureBoot), true
 	}
 	return "", false
 }
@@ -297,11 +341,15 @@ func (m *native) render(w *jw, rt route, scope *System) string {
 	case kSystems, kManagers, kChassisColl:
 		return m.renderCollection(w, rt.kind, scope)
 	case kSystem:
-		return m.renderSystem(w, rt.sys)
+		return m.renderSystem(w, rt.sys, namesOf(rt.sys, scope))
 	case kManager:
-		return m.renderManager(w, rt.sys)
+		return m.renderManager(w, rt.sys, namesOf(rt.sys, scope))
 	case kChassis:
-		return m.renderChassis(w, rt.sys)
+		return m.renderChassis(w, rt.sys, namesOf(rt.sys, scope))
+	case kResetActionInfo:
+		return renderResetActionInfo(w, rt)
+	case kSystemSettings:
+		return renderSystemSettings(w, rt)
 	case kEthColl, kProcColl, kStorageColl, kVMColl:
 		return m.renderSubCollection(w, rt)
 	case kEth:
@@ -315,9 +363,10 @@ func (m *native) render(w *jw, rt route, scope *System) string {
 	case kSecureBoot:
 		return renderSecureBoot(w, rt)
 	case kVM:
-		base := systemsPath + "/" + rt.sys.id
+		n := namesOf(rt.sys, scope)
+		base := systemsPath + "/" + n.sys
 		if rt.underManager {
-			base = managersPath + "/" + rt.sys.id
+			base = managersPath + "/" + n.mgr
 		}
 		return renderMedia(w, rt.sys, rt.dev, base+"/VirtualMedia/"+rt.sys.spec.devices[rt.dev].id)
 	}
@@ -376,13 +425,13 @@ func (m *native) renderCollection(w *jw, k kind, scope *System) string {
 	const etag = `"c1"`
 	idx := int(k - kSystems)
 	if scope != nil {
-		m.appendCollection(w, k, []*System{scope})
+		m.appendCollection(w, k, []*System{scope}, scope)
 		return etag
 	}
 	m.collOnce.Do(func() {
 		for i, k := range []kind{kSystems, kManagers, kChassisColl} {
 			var cw jw
-			m.appendCollection(&cw, k, m.systems)
+			m.appendCollection(&cw, k, m.systems, nil)
 			m.colls[i] = cw.b
 		}
 	})
@@ -390,7 +439,7 @@ func (m *native) renderCollection(w *jw, k kind, scope *System) string {
 	return etag
 }
 
-func (m *native) appendCollection(w *jw, k kind, systems []*System) {
+func (m *native) appendCollection(w *jw, k kind, systems []*System, scope *System) {
 	base, typ, name := systemsPath, "#ComputerSystemCollection.ComputerSystemCollection", "Computer System Collection"
 	switch k {
 	case kManagers:
@@ -405,7 +454,16 @@ func (m *native) appendCollection(w *jw, k kind, systems []*System) {
 	w.key("Members")
 	w.arr()
 	for _, s := range systems {
-		w.linkObj(base + "/" + s.id)
+		n, id := namesOf(s, scope), ""
+		switch k {
+		case kManagers:
+			id = n.mgr
+		case kChassisColl:
+			id = n.ch
+		default:
+			id = n.sys
+		}
+		w.linkObj(base + "/" + id)
 	}
 	w.endArr()
 	w.end()
@@ -421,12 +479,13 @@ func macOf(i int) string {
 	return fmt.Sprintf("52:54:00:%02x:%02x:%02x", (i>>16)&0xff, (i>>8)&0xff, i&0xff)
 }
 
-func (m *native) renderSystem(w *jw, sys *System) string {
+func (m *native) renderSystem(w *jw, sys *System, n names) string {
 	v := sys.view()
-	etag := etagOf('s', v.gen.system)
-	self := systemsPath + "/" + sys.id
+	q := sys.q()
+	etag := sys.etag('s', v.gen.system)
+	self := systemsPath + "/" + n.sys
 	head(w, "#ComputerSystem.v1_20_0.ComputerSystem", self, etag)
-	w.kv("Id", sys.id)
+	w.kv("Id", n.sys)
 	w.kv("Name", "Simulated system "+sys.id)
 	w.kv("SystemType", "Physical")
 	w.kv("Manufacturer", "bmc-agent")
@@ -441,8 +500,10 @@ func (m *native) renderSystem(w *jw, sys *System) string {
 	w.obj()
 	w.kv("BootSourceOverrideEnabled", string(v.boot.Enabled))
 	w.kv("BootSourceOverrideTarget", string(v.boot.Target))
-	w.key("BootSourceOverrideTarget@Redfish.AllowableValues")
-	strs(w, sys.spec.bootSources)
+	if !q.NoBootAllowableValues {
+		w.key("BootSourceOverrideTarget@Redfish.AllowableValues")
+		bootSources(w, sys)
+	}
 	w.kv("BootSourceOverrideMode", string(v.boot.Mode))
 	w.key("BootSourceOverrideMode@Redfish.AllowableValues")
 	strs(w, []BootMode{BootModeUEFI, BootModeLegacy})
@@ -467,42 +528,117 @@ func (m *native) renderSystem(w *jw, sys *System) string {
 	w.link("EthernetInterfaces", self+"/EthernetInterfaces")
 	w.link("SimpleStorage", self+"/SimpleStorage")
 	w.link("SecureBoot", self+"/SecureBoot")
-	w.link("VirtualMedia", self+"/VirtualMedia")
+	if sys.mediaPlaced(false) {
+		w.link("VirtualMedia", self+"/VirtualMedia")
+	}
+	if q.BootViaSettings {
+		settingsAnnotation(w, self+"/Settings")
+	}
 	w.key("Links")
 	w.obj()
-	linkArr(w, "Chassis", chassisPath+"/"+sys.id)
-	linkArr(w, "ManagedBy", managersPath+"/"+sys.id)
+	linkArr(w, "Chassis", chassisPath+"/"+n.ch)
+	linkArr(w, "ManagedBy", managersPath+"/"+n.mgr)
 	w.end()
 	w.key("Actions")
 	w.obj()
 	w.key("#ComputerSystem.Reset")
 	w.obj()
 	w.kv("target", self+"/Actions/ComputerSystem.Reset")
-	w.key("ResetType@Redfish.AllowableValues")
-	strs(w, sys.spec.resetTypes)
+	if q.ResetActionInfo {
+		w.kv("@Redfish.ActionInfo", self+"/ResetActionInfo")
+	} else {
+		w.key("ResetType@Redfish.AllowableValues")
+		strs(w, sys.spec.resetTypes)
+	}
 	w.end()
 	w.end()
 	w.end()
 	return etag
 }
 
-func (m *native) renderManager(w *jw, sys *System) string {
+// bootSources writes the system's boot targets.
+func bootSources(w *jw, sys *System) {
+	if sys.q().CdNeedsUsbCd {
+		strs(w, sys.BootSources())
+		return
+	}
+	strs(w, sys.spec.bootSources)
+}
+
+// settingsAnnotation writes @Redfish.Settings pointing at a settings
+// resource applied at the next reset.
+func settingsAnnotation(w *jw, settings string) {
+	w.key("@Redfish.Settings")
+	w.obj()
+	w.kv("@odata.type", "#Settings.v1_3_5.Settings")
+	w.link("SettingsObject", settings)
+	w.key("SupportedApplyTimes")
+	strs(w, []string{"OnReset"})
+	w.end()
+}
+
+// renderResetActionInfo renders the ActionInfo of ComputerSystem.Reset
+// (Quirks.ResetActionInfo), in bmcweb's form.
+func renderResetActionInfo(w *jw, rt route) string {
+	const etag = `"a1"`
+	head(w, "#ActionInfo.v1_1_2.ActionInfo", rt.path, etag)
+	w.kv("Id", "ResetActionInfo")
+	w.kv("Name", "Reset Action Info")
+	w.key("Parameters")
+	w.arr()
+	w.obj()
+	w.kv("Name", "ResetType")
+	w.key("Required")
+	w.bool(true)
+	w.kv("DataType", "String")
+	w.key("AllowableValues")
+	strs(w, rt.sys.spec.resetTypes)
+	w.end()
+	w.endArr()
+	w.end()
+	return etag
+}
+
+// renderSystemSettings renders the System's settings resource
+// (Quirks.BootViaSettings): the boot override the next reset applies, with
+// its allowable values.
+func renderSystemSettings(w *jw, rt route) string {
+	b, gen := rt.sys.settingsView()
+	etag := rt.sys.etag('t', gen)
+	head(w, "#ComputerSystem.v1_20_0.ComputerSystem", rt.path, etag)
+	w.kv("Id", "Settings")
+	w.kv("Name", "Pending system settings")
+	w.key("Boot")
+	w.obj()
+	w.kv("BootSourceOverrideEnabled", string(b.Enabled))
+	w.kv("BootSourceOverrideTarget", string(b.Target))
+	w.key("BootSourceOverrideTarget@Redfish.AllowableValues")
+	bootSources(w, rt.sys)
+	w.kv("BootSourceOverrideMode", string(b.Mode))
+	w.end()
+	w.end()
+	return etag
+}
+
+func (m *native) renderManager(w *jw, sys *System, n names) string {
 	const etag = `"m1"`
-	self := managersPath + "/" + sys.id
+	self := managersPath + "/" + n.mgr
 	head(w, "#Manager.v1_10_0.Manager", self, etag)
-	w.kv("Id", sys.id)
+	w.kv("Id", n.mgr)
 	w.kv("Name", "Simulated BMC "+sys.id)
 	w.kv("ManagerType", "BMC")
 	w.kv("FirmwareVersion", "SIM-BMC-1.0.0")
 	w.kv("UUID", uuidOf("b3c00000", sys.index))
 	w.kv("PowerState", "On")
 	status(w)
-	w.link("VirtualMedia", self+"/VirtualMedia")
+	if sys.mediaPlaced(true) {
+		w.link("VirtualMedia", self+"/VirtualMedia")
+	}
 	w.key("Links")
 	w.obj()
-	linkArr(w, "ManagerForServers", systemsPath+"/"+sys.id)
-	linkArr(w, "ManagerForChassis", chassisPath+"/"+sys.id)
-	w.link("ManagerInChassis", chassisPath+"/"+sys.id)
+	linkArr(w, "ManagerForServers", systemsPath+"/"+n.sys)
+	linkArr(w, "ManagerForChassis", chassisPath+"/"+n.ch)
+	w.link("ManagerInChassis", chassisPath+"/"+n.ch)
 	w.end()
 	w.key("Actions")
 	w.obj()
@@ -517,11 +653,11 @@ func (m *native) renderManager(w *jw, sys *System) string {
 	return etag
 }
 
-func (m *native) renderChassis(w *jw, sys *System) string {
+func (m *native) renderChassis(w *jw, sys *System, n names) string {
 	v := sys.view()
-	etag := etagOf('s', v.gen.system)
-	head(w, "#Chassis.v1_14_0.Chassis", chassisPath+"/"+sys.id, etag)
-	w.kv("Id", sys.id)
+	etag := sys.etag('s', v.gen.system)
+	head(w, "#Chassis.v1_14_0.Chassis", chassisPath+"/"+n.ch, etag)
+	w.kv("Id", n.ch)
 	w.kv("Name", "Chassis of "+sys.id)
 	w.kv("ChassisType", "RackMount")
 	w.kv("PowerState", string(v.power))
@@ -529,8 +665,8 @@ func (m *native) renderChassis(w *jw, sys *System) string {
 	status(w)
 	w.key("Links")
 	w.obj()
-	linkArr(w, "ComputerSystems", systemsPath+"/"+sys.id)
-	linkArr(w, "ManagedBy", managersPath+"/"+sys.id)
+	linkArr(w, "ComputerSystems", systemsPath+"/"+n.sys)
+	linkArr(w, "ManagedBy", managersPath+"/"+n.mgr)
 	w.end()
 	w.end()
 	return etag
@@ -632,10 +768,10 @@ func renderStorage(w *jw, rt route) string {
 func renderBios(w *jw, rt route) string {
 	pending := rt.kind == kBiosSettings
 	attrs, gen := rt.sys.biosView(pending)
-	etag := etagOf('b', gen)
+	etag := rt.sys.etag('b', gen)
 	id := "Bios"
 	if pending {
-		id, etag = "Settings", etagOf('p', gen)
+		id, etag = "Settings", rt.sys.etag('p', gen)
 	}
 	head(w, "#Bios.v1_1_0.Bios", rt.path, etag)
 	w.kv("Id", id)
@@ -670,7 +806,7 @@ func renderBios(w *jw, rt route) string {
 
 func renderSecureBoot(w *jw, rt route) string {
 	v := rt.sys.view()
-	etag := etagOf('k', v.gen.secureBoot)
+	etag := rt.sys.etag('k', v.gen.secureBoot)
 	head(w, "#SecureBoot.v1_1_0.SecureBoot", rt.path, etag)
 	w.kv("Id", "SecureBoot")
 	w.kv("Name", "UEFI Secure Boot")
@@ -690,16 +826,20 @@ func renderSecureBoot(w *jw, rt route) string {
 func renderMedia(w *jw, sys *System, dev int, self string) string {
 	m := sys.mediaView(dev)
 	d := &sys.spec.devices[dev]
-	etag := etagOf('m', m.gen)
+	q := sys.q()
+	etag := sys.etag('m', m.gen)
 	head(w, "#VirtualMedia.v1_4_0.VirtualMedia", self, etag)
 	w.kv("Id", d.id)
 	w.kv("Name", d.name)
 	w.key("MediaTypes")
 	strs(w, d.mediaTypes)
 	w.key("Image")
-	if m.image == "" {
+	switch {
+	case m.image == "" && q.EmptyImageNone:
+		w.str("None")
+	case m.image == "":
 		w.null()
-	} else {
+	default:
 		w.str(m.image)
 	}
 	w.key("ImageName")
@@ -709,7 +849,7 @@ func renderMedia(w *jw, sys *System, dev int, self string) string {
 		w.str(m.image[strings.LastIndexByte(m.image, '/')+1:])
 	}
 	w.key("Inserted")
-	w.bool(m.inserted)
+	w.bool(m.inserted || (m.staleUntil != 0 && sys.now().UnixNano() < m.staleUntil))
 	w.key("WriteProtected")
 	w.bool(m.writeProtected)
 	via := "NotConnected"
@@ -717,6 +857,10 @@ func renderMedia(w *jw, sys *System, dev int, self string) string {
 		via = "URI"
 	}
 	w.kv("ConnectedVia", via)
+	if q.MediaPatchOnly {
+		w.end()
+		return etag
+	}
 	w.key("Actions")
 	w.obj()
 	w.key("#VirtualMedia.InsertMedia")

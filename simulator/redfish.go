@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -48,6 +49,8 @@ const (
 	kStatic        // mockup: a resource served as stored
 	kStaticAction  // mockup: an action target without behaviour
 	kStaticMissing // mockup: a path under a known tree that does not exist
+	kResetActionInfo // Systems/<id>/ResetActionInfo (Quirks.ResetActionInfo)
+	kSystemSettings  // Systems/<id>/Settings (Quirks.BootViaSettings)
 )
 
 // route is a resolved request URI.
@@ -65,7 +68,7 @@ type route struct {
 // methods lists the HTTP methods a kind of resource answers.
 func (k kind) methods() string {
 	switch k {
-	case kSystem, kVM, kBiosSettings, kSecureBoot, kStatic:
+	case kSystem, kVM, kBiosSettings, kSecureBoot, kStatic, kSystemSettings:
 		return "GET, PATCH"
 	case kReset, kVMInsert, kVMEject, kBiosReset, kManagerReset, kStaticAction:
 		return "POST"
@@ -107,6 +110,8 @@ func (rt route) mutation(method string, body []byte) (op, detail string, ok bool
 		return "PatchBiosSettings", "", true
 	case method == http.MethodPatch && rt.kind == kSecureBoot:
 		return "PatchSecureBoot", "", true
+	case method == http.MethodPatch && rt.kind == kSystemSettings:
+		return "PatchSystemSettings", "", true
 	}
 	return "", "", false
 }
@@ -174,6 +179,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	out := f.Roll()
 	if out.Action == FaultUnreachable {
 		abortConn(w, true)
+		return
+	}
+	if h.bmcResetting(w, rt) {
 		return
 	}
 	var body []byte
@@ -285,7 +293,7 @@ func (h *handler) authenticate(r *http.Request, rt route, f *Fault) bool {
 	}
 	if tok := r.Header.Get("X-Auth-Token"); tok != "" {
 		sess := h.sim.sessions.lookup(tok)
-		return sess != nil && (want == nil || sess.creds.same(want))
+		return sess != nil && (want == nil || sess.creds.same(want)) && !h.diedInBMCReset(sess, rt)
 	}
 	user, pass, ok := parseBasic(r.Header.Get("Authorization"))
 	if !ok {
@@ -339,6 +347,11 @@ func (h *handler) dispatch(w http.ResponseWriter, r *http.Request, rt route, bod
 
 // action performs a POSTed Redfish action.
 func (h *handler) action(rt route, body []byte) error {
+	if rt.sys != nil {
+		if err := rt.sys.actionQuirks(rt.kind, body); err != nil {
+			return err
+		}
+	}
 	switch rt.kind {
 	case kReset:
 		var req struct{ ResetType *ResetType }
@@ -373,8 +386,12 @@ func (h *handler) action(rt route, body []byte) error {
 		return rt.sys.EjectMedia(rt.sys.spec.devices[rt.dev].id)
 	case kBiosReset:
 		rt.sys.ResetBIOS()
+	case kManagerReset:
+		if rt.sys != nil && rt.sys.resetBMC() {
+			h.sim.sessions.removeFor(rt.sys)
+		}
 	}
-	return nil // kManagerReset, kStaticAction: accepted, nothing to simulate
+	return nil // kStaticAction: accepted, nothing to simulate
 }
 
 // decodeBody decodes an optional JSON body.
@@ -403,6 +420,11 @@ func etagMatches(header, current string) bool {
 // patch applies a PATCH after checking If-Match, and answers with the new
 // representation.
 func (h *handler) patch(w http.ResponseWriter, r *http.Request, rt route, body []byte) int {
+	if rt.sys != nil {
+		if err := rt.sys.checkIfMatch(r.Header.Get("If-Match")); err != nil {
+			return h.writeError(w, err)
+		}
+	}
 	if im := r.Header.Get("If-Match"); im != "" && !etagMatches(im, h.sim.model.etag(rt)) {
 		return h.writeError(w, errPrecondition)
 	}
@@ -414,6 +436,8 @@ func (h *handler) patch(w http.ResponseWriter, r *http.Request, rt route, body [
 	switch rt.kind {
 	case kSystem:
 		err = patchSystem(rt.sys, props)
+	case kSystemSettings:
+		err = patchSystemSettings(rt.sys, props)
 	case kVM:
 		err = patchMedia(rt.sys, rt.sys.spec.devices[rt.dev].id, props)
 	case kBiosSettings:
@@ -433,6 +457,7 @@ func (h *handler) patch(w http.ResponseWriter, r *http.Request, rt route, body [
 // before anything changes.
 func patchSystem(sys *System, props map[string]json.RawMessage) error {
 	var boot *BootOverridePatch
+	var bootFields []string
 	var led *IndicatorLED
 	for k, v := range props {
 		switch k {
@@ -454,6 +479,7 @@ func patchSystem(sys *System, props map[string]json.RawMessage) error {
 				default:
 					return errPropertyUnknown("Boot/" + bk)
 				}
+				bootFields = append(bootFields, bk)
 				if err := json.Unmarshal(bv, dst); err != nil {
 					return errMalformedJSON
 				}
@@ -474,7 +500,8 @@ func patchSystem(sys *System, props map[string]json.RawMessage) error {
 		}
 	}
 	if boot != nil {
-		if err := sys.SetBootOverride(*boot); err != nil {
+		slices.Sort(bootFields)
+		if err := sys.patchBoot(*boot, bootFields); err != nil {
 			return err
 		}
 	}
@@ -571,7 +598,7 @@ func (h *handler) createSession(w http.ResponseWriter, body []byte, f *Fault) in
 		h.sim.log.Debug("login refused", "user", *req.UserName)
 		return h.writeError(w, errUnauthorized)
 	}
-	sess, err := h.sim.sessions.create(c)
+	sess, err := h.sim.sessions.create(c, h.scope)
 	if err != nil {
 		return h.writeError(w, err)
 	}

@@ -3,6 +3,7 @@ package simulator
 import (
 	"errors"
 	"net/http"
+	"strings"
 )
 
 // registryPrefix prefixes DMTF Base message ids.
@@ -87,7 +88,10 @@ func appendErrorBody(b []byte, msgID, msg string, args []string) []byte {
 	w.arr()
 	w.obj()
 	w.kv("@odata.type", "#Message.v1_1_1.Message")
-	w.kv("MessageId", registryPrefix+msgID)
+	if !strings.Contains(msgID, ".") { // vendor and quirk ids come whole
+		msgID = registryPrefix + msgID
+	}
+	w.kv("MessageId", msgID)
 	w.kv("Message", msg)
 	w.key("MessageArgs")
 	strs(&w, args)

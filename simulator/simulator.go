@@ -34,6 +34,12 @@ type Config struct {
 	// MockupDir, if set, serves a DMTF mockup bundle instead of native
 	// systems (see mockup.go).
 	MockupDir string
+	// Profile is the vendor profile of every native system (default
+	// "generic"; see Profiles and profile.go).
+	Profile string
+	// ProfileMix, if set, mixes profiles in one fleet instead: contiguous
+	// blocks in the order given, sized by weight (see ParseProfiles).
+	ProfileMix []ProfileShare
 	// PortPerSystem makes Start also give every system its own listener,
 	// where it looks like a BMC serving one system.
 	PortPerSystem bool
@@ -158,7 +164,11 @@ func New(cfg Config) (*Simulator, error) {
 	if cfg.MockupDir != "" {
 		s.model, s.systems, err = loadMockup(f, cfg.MockupDir)
 	} else {
-		s.model, s.systems = newNative(f, cfg.Systems)
+		var profs []*Profile
+		profs, err = assignProfiles(cfg.Systems, cfg.Profile, cfg.ProfileMix)
+		if err == nil {
+			s.model, s.systems = newNative(f, profs)
+		}
 	}
 	if err != nil {
 		return nil, err
@@ -426,7 +436,14 @@ func (s *Simulator) SystemURL(id string) string {
 	if ep == "" {
 		return ""
 	}
-	return ep + s.model.systemPath(s.byID[id])
+	sys := s.byID[id]
+	s.mu.Lock()
+	_, own := s.sysURLs[sys]
+	s.mu.Unlock()
+	if p, ok := sys.ownSystemPath(); own && ok {
+		return ep + p // its own port shows the vendor's ids
+	}
+	return ep + s.model.systemPath(sys)
 }
 
 // SystemPath returns the path of the system's ComputerSystem resource.
@@ -456,7 +473,7 @@ func (l *systemListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		if f := l.sys.effectiveFault(); f != nil && f.Unreachable {
+		if f := l.sys.effectiveFault(); (f != nil && f.Unreachable) || l.sys.bmcRefusing() {
 			resetConn(c)
 			continue
 		}

@@ -38,6 +38,9 @@ type mediaState struct {
 	inserted       bool
 	writeProtected bool
 	gen            uint32
+	// staleUntil (unix nanoseconds) is when Inserted stops reading true
+	// after an eject under Quirks.StaleInserted.
+	staleUntil int64
 }
 
 // transition is a power transition in progress, completed lazily.
@@ -71,6 +74,13 @@ type System struct {
 
 	creds atomic.Pointer[credentials]
 	fault atomic.Pointer[Fault]
+	// prof is the vendor profile (nil: generic); quirks are the system's
+	// switches, the profile's defaults until SetQuirks.
+	prof   *Profile
+	quirks atomic.Pointer[Quirks]
+	// bmcResetAt (unix nanoseconds, 0: never) is when a Manager.Reset
+	// under Quirks.BMCReset* began.
+	bmcResetAt atomic.Int64
 
 	mu         sync.Mutex
 	power      PowerState
@@ -86,6 +96,16 @@ type System struct {
 	nmis       int
 	gen        gens
 	witness    witness
+	// offAt is when the system last reached Off by a transition
+	// (Quirks.OnConflictAfterOff).
+	offAt time.Time
+	// stalePower is read instead of power until staleUntil
+	// (Quirks.StalePower).
+	stalePower PowerState
+	staleUntil time.Time
+	// bootPend is the boot override staged in the Settings resource,
+	// applied at the next Reset (Quirks.BootViaSettings).
+	bootPend *BootOverridePatch
 }
 
 // newSystem builds a system in its initial state: power off, no override,
@@ -119,6 +139,8 @@ func (s *System) settleLocked(now time.Time) {
 	t := s.pend
 	s.pend = transition{}
 	s.gen.system++
+	old := s.power
+	defer func() { s.noteSettledLocked(old, t.due) }()
 	switch {
 	case t.reboot:
 		s.bootLocked(t.due)
@@ -193,6 +215,9 @@ func (s *System) Reset(kind ResetType) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.settleLocked(now)
+	if err := s.resetQuirksLocked(now, kind); err != nil {
+		return err
+	}
 	target := s.targetLocked()
 	switch kind {
 	case ResetOn, ResetForceOn:
@@ -286,6 +311,9 @@ func (s *System) bootLocked(at time.Time) {
 	}
 	if dev, isMedia := s.deviceForBootLocked(rec.Device); isMedia {
 		switch {
+		case dev < 0 && rec.Device == BootCd && s.q().CdNeedsUsbCd:
+			rec.Fallback = "Cd is the board's own drive; the virtual CD boots as UsbCd"
+			rec.Device = s.spec.defaultBoot
 		case dev < 0:
 			rec.Fallback = fmt.Sprintf("no virtual media device for %s", rec.Device)
 			rec.Device = s.spec.defaultBoot
@@ -311,6 +339,14 @@ func (s *System) bootLocked(at time.Time) {
 // deviceForBootLocked finds the device serving a boot source. isMedia is
 // false for sources that are not virtual media (Pxe, Hdd, ...).
 func (s *System) deviceForBootLocked(src BootSource) (dev int, isMedia bool) {
+	if s.q().CdNeedsUsbCd {
+		switch src {
+		case BootUsbCd:
+			src = BootCd // Supermicro's name for the virtual CD
+		case BootCd:
+			return -1, true // the board's own CD drive, not the virtual one
+		}
+	}
 	if src != BootCd && src != BootUsb && src != BootFloppy {
 		return -1, false
 	}
@@ -330,14 +366,31 @@ func (s *System) BootOverride() BootOverride {
 }
 
 // BootSources returns the override targets this system allows.
-func (s *System) BootSources() []BootSource { return append([]BootSource(nil), s.spec.bootSources...) }
+func (s *System) BootSources() []BootSource {
+	out := append([]BootSource(nil), s.spec.bootSources...)
+	if s.q().CdNeedsUsbCd {
+		out = append(out, BootUsbCd)
+	}
+	return out
+}
 
 // SetBootOverride changes the boot source override; empty fields of p are
 // left unchanged. Values outside the allowed lists return a *ValueError.
 // Continuous is accepted for every target.
 func (s *System) SetBootOverride(p BootOverridePatch) error {
-	if p.Target != "" && !allowedIn(p.Target, s.spec.bootSources) {
-		return invalid("BootSourceOverrideTarget", p.Target, s.spec.bootSources)
+	if err := s.validateBoot(p); err != nil {
+		return err
+	}
+	s.lockSettled()
+	defer s.mu.Unlock()
+	s.applyBootLocked(p)
+	return nil
+}
+
+// validateBoot checks a boot override patch against the allowed values.
+func (s *System) validateBoot(p BootOverridePatch) error {
+	if srcs := s.BootSources(); p.Target != "" && !allowedIn(p.Target, srcs) {
+		return invalid("BootSourceOverrideTarget", p.Target, srcs)
 	}
 	if p.Enabled != "" && !allowedIn(p.Enabled, []BootEnabled{BootDisabled, BootOnce, BootContinuous}) {
 		return invalid("BootSourceOverrideEnabled", p.Enabled, []BootEnabled{BootDisabled, BootOnce, BootContinuous})
@@ -345,8 +398,11 @@ func (s *System) SetBootOverride(p BootOverridePatch) error {
 	if p.Mode != "" && !allowedIn(p.Mode, []BootMode{BootModeUEFI, BootModeLegacy}) {
 		return invalid("BootSourceOverrideMode", p.Mode, []BootMode{BootModeUEFI, BootModeLegacy})
 	}
-	s.lockSettled()
-	defer s.mu.Unlock()
+	return nil
+}
+
+// applyBootLocked applies a validated patch.
+func (s *System) applyBootLocked(p BootOverridePatch) {
 	if p.Target != "" {
 		s.boot.Target = p.Target
 	}
@@ -357,7 +413,6 @@ func (s *System) SetBootOverride(p BootOverridePatch) error {
 		s.boot.Mode = p.Mode
 	}
 	s.gen.system++
-	return nil
 }
 
 // BootedFrom returns what the system last booted from.
@@ -425,7 +480,7 @@ func (s *System) withDevice(device string, fn func(m *mediaState) error) error {
 func (s *System) EjectMedia(device string) error {
 	return s.withDevice(device, func(m *mediaState) error {
 		if m.image != "" || m.inserted {
-			*m = mediaState{writeProtected: true, gen: m.gen + 1}
+			*m = mediaState{writeProtected: true, gen: m.gen + 1, staleUntil: s.staleInsertedUntil()}
 		}
 		return nil
 	})
@@ -445,7 +500,7 @@ func (s *System) PatchMedia(device string, p MediaPatch) error {
 	return s.withDevice(device, func(m *mediaState) error {
 		switch {
 		case p.Image != nil && *p.Image == "":
-			*m = mediaState{writeProtected: true, gen: m.gen}
+			*m = mediaState{writeProtected: true, gen: m.gen, staleUntil: s.staleInsertedUntil()}
 		case p.Image != nil:
 			m.image, m.inserted = *p.Image, true
 		}
@@ -642,9 +697,15 @@ type systemView struct {
 
 // view takes a consistent snapshot for rendering.
 func (s *System) view() systemView {
-	s.lockSettled()
+	now := s.now()
+	s.mu.Lock()
 	defer s.mu.Unlock()
-	return systemView{power: s.power, boot: s.boot, led: s.led, secureBoot: s.secureBoot, gen: s.gen}
+	s.settleLocked(now)
+	power := s.power
+	if now.Before(s.staleUntil) {
+		power = s.stalePower // Quirks.StalePower: the BMC's cached state
+	}
+	return systemView{power: power, boot: s.boot, led: s.led, secureBoot: s.secureBoot, gen: s.gen}
 }
 
 // mediaView returns a device's state and generation.
@@ -668,6 +729,8 @@ func (s *System) biosView(pending bool) (map[string]any, uint32) {
 // tests.
 type Status struct {
 	ID           string
+	Profile      string
+	Quirks       Quirks
 	PowerState   PowerState
 	Transition   *Transition `json:",omitempty"`
 	Boot         BootOverride
@@ -690,7 +753,7 @@ func (s *System) Status() Status {
 	s.mu.Lock()
 	s.settleLocked(now)
 	st := Status{
-		ID: s.id, PowerState: s.power, Boot: s.boot, BootedFrom: s.booted,
+		ID: s.id, Profile: s.Profile(), Quirks: s.Quirks(), PowerState: s.power, Boot: s.boot, BootedFrom: s.booted,
 		IndicatorLED: s.led, SecureBoot: s.secureBoot, OSCooperates: !s.osIgnores,
 		BIOS: maps.Clone(s.biosLocked()), PendingBIOS: maps.Clone(s.biosPend), NMIs: s.nmis,
 		Overlaps: s.witness.overlaps, Mutations: s.witness.seq,
