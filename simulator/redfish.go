@@ -46,9 +46,9 @@ const (
 	kManager
 	kManagerReset
 	kChassis
-	kStatic        // mockup: a resource served as stored
-	kStaticAction  // mockup: an action target without behaviour
-	kStaticMissing // mockup: a path under a known tree that does not exist
+	kStatic          // mockup: a resource served as stored
+	kStaticAction    // mockup: an action target without behaviour
+	kStaticMissing   // mockup: a path under a known tree that does not exist
 	kResetActionInfo // Systems/<id>/ResetActionInfo (Quirks.ResetActionInfo)
 	kSystemSettings  // Systems/<id>/Settings (Quirks.BootViaSettings)
 )
