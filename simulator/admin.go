@@ -18,6 +18,10 @@ import (
 //	GET    /sim/systems/{id}/fault   the system's own fault
 //	PUT    /sim/systems/{id}/fault   set it
 //	DELETE /sim/systems/{id}/fault   remove it (the fleet's applies again)
+//	GET    /sim/systems/{id}/quirks  the system's profile and vendor behaviour switches
+//	PUT    /sim/systems/{id}/quirks  replace the switches (see Quirks)
+//	PATCH  /sim/systems/{id}/quirks  change only the switches given
+//	GET    /sim/profiles             every profile with its ids and default switches
 //	GET    /sim/systems/{id}/log     overlap count and request log
 //	DELETE /sim/systems/{id}/log     clear them
 //	GET    /sim/fault                the fleet-wide fault
@@ -34,10 +38,10 @@ func (s *Simulator) adminMux() *http.ServeMux {
 	mux.HandleFunc("GET /sim", s.adminSummary)
 	mux.HandleFunc("GET /sim/{$}", s.adminSummary)
 	mux.HandleFunc("GET /sim/systems", func(w http.ResponseWriter, _ *http.Request) {
-		type member struct{ ID, URL string }
+		type member struct{ ID, URL, Profile string }
 		out := make([]member, len(s.systems))
 		for i, sys := range s.systems {
-			out[i] = member{sys.id, s.SystemURL(sys.id)}
+			out[i] = member{sys.id, s.SystemURL(sys.id), sys.Profile()}
 		}
 		writeAdmin(w, http.StatusOK, map[string]any{"Count": len(out), "Members": out})
 	})
@@ -68,6 +72,14 @@ func (s *Simulator) adminMux() *http.ServeMux {
 		sys.ClearFault()
 		w.WriteHeader(http.StatusNoContent)
 	}))
+	mux.HandleFunc("GET /sim/systems/{id}/quirks", s.withSystem(func(w http.ResponseWriter, _ *http.Request, sys *System) {
+		writeAdmin(w, http.StatusOK, map[string]any{"Profile": sys.Profile(), "Quirks": sys.Quirks()})
+	}))
+	mux.HandleFunc("PUT /sim/systems/{id}/quirks", s.withSystem(s.adminSetQuirks(false)))
+	mux.HandleFunc("PATCH /sim/systems/{id}/quirks", s.withSystem(s.adminSetQuirks(true)))
+	mux.HandleFunc("GET /sim/profiles", func(w http.ResponseWriter, _ *http.Request) {
+		writeAdmin(w, http.StatusOK, Profiles())
+	})
 	mux.HandleFunc("GET /sim/systems/{id}/log", s.withSystem(func(w http.ResponseWriter, _ *http.Request, sys *System) {
 		writeAdmin(w, http.StatusOK, map[string]any{"Overlaps": sys.Overlaps(), "Entries": sys.RequestLog()})
 	}))
@@ -126,7 +138,37 @@ func (s *Simulator) adminSummary(w http.ResponseWriter, _ *http.Request) {
 		"PortPerSystem": s.cfg.PortPerSystem,
 		"Sessions":      s.sessions.count(),
 		"FleetFault":    s.FleetFault(),
+		"Profiles":      s.profileCounts(),
 	})
+}
+
+// profileCounts counts the systems of each profile.
+func (s *Simulator) profileCounts() map[string]int {
+	out := map[string]int{}
+	for _, sys := range s.systems {
+		out[sys.Profile()]++
+	}
+	return out
+}
+
+// adminSetQuirks replaces a system's quirks (PUT) or changes the ones the
+// body names (PATCH, merged over the current ones).
+func (s *Simulator) adminSetQuirks(merge bool) func(http.ResponseWriter, *http.Request, *System) {
+	return func(w http.ResponseWriter, r *http.Request, sys *System) {
+		var q Quirks
+		if merge {
+			q = sys.Quirks()
+		}
+		if !readAdmin(w, r, &q) {
+			return
+		}
+		if err := sys.SetQuirks(q); err != nil {
+			writeAdminError(w, http.StatusBadRequest, err)
+			return
+		}
+		s.log.Info("quirks set", "system", sys.id, "quirks", q)
+		writeAdmin(w, http.StatusOK, map[string]any{"Profile": sys.Profile(), "Quirks": sys.Quirks()})
+	}
 }
 
 // adminPatch is the body of PATCH /sim/systems/{id}.

@@ -31,6 +31,7 @@ type simOptions struct {
 	listMax         int
 	ipmi            bool
 	ipmiPort        int
+	profiles        string
 	cfg             simulator.Config
 }
 
@@ -60,6 +61,8 @@ BMC_AGENT_SIM_SYSTEMS=100. See docs/simulator.md.`,
 	f.StringVar(&o.listen, "listen", "127.0.0.1:8000", "address to listen on (host:port; port 0 picks one)")
 	f.IntVar(&o.cfg.Systems, "systems", 1, "number of simulated systems (ignored with --mockup)")
 	f.StringVar(&o.cfg.MockupDir, "mockup", "", "serve this DMTF mockup bundle instead of generated systems")
+	f.StringVar(&o.cfg.Profile, "profile", "generic", "vendor profile of every system: "+strings.Join(profileNames(), ", "))
+	f.StringVar(&o.profiles, "profiles", "", "mix of profiles, e.g. dell-idrac=40,hpe-ilo=30,supermicro=30: contiguous blocks in this order, sized by weight")
 	f.StringVar(&o.cfg.Username, "username", "admin", "user name every system accepts")
 	f.StringVar(&o.cfg.Password, "password", "password", "password every system accepts")
 	f.StringVar(&o.credentialsFile, "credentials", "", "file of per-system credentials, one `id user password` a line")
@@ -108,8 +111,21 @@ func runSim(cmd *cobra.Command, o *simOptions) error {
 		return &usageError{fmt.Errorf("--log-level: %w", err)}
 	}
 	o.cfg.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+	if o.profiles != "" {
+		if cmd.Flags().Changed("profile") {
+			return &usageError{errors.New("--profile and --profiles exclude each other")}
+		}
+		mix, err := simulator.ParseProfiles(o.profiles)
+		if err != nil {
+			return &usageError{fmt.Errorf("--profiles: %w", err)}
+		}
+		o.cfg.ProfileMix = mix
+	}
 	sim, err := simulator.New(o.cfg)
 	if err != nil {
+		if errors.Is(err, simulator.ErrInvalidValue) {
+			return &usageError{err}
+		}
 		return err
 	}
 	var face *ipmisim.Face
@@ -153,11 +169,43 @@ func printSimBanner(out io.Writer, sim *simulator.Simulator, o *simOptions) {
 	fmt.Fprintf(out, "admin endpoint: %s/sim/\n", sim.URL())
 	shown := shownIDs(ids, o.listMax)
 	for _, id := range shown {
-		fmt.Fprintf(out, "  %s  %s\n", id, sim.SystemURL(id))
+		prof := "" // named only when not generic
+		if p := sim.System(id).Profile(); p != "generic" {
+			prof = "  " + p
+		}
+		fmt.Fprintf(out, "  %s  %s%s\n", id, sim.SystemURL(id), prof)
 	}
 	if len(shown) < len(ids) {
 		fmt.Fprintf(out, "  ... and %d more (GET %s/sim/systems lists them all)\n", len(ids)-len(shown), sim.URL())
 	}
+	printProfileBlocks(out, sim)
+}
+
+// printProfileBlocks says which systems got which profile, when the fleet
+// mixes them: "profiles: sys-00001..sys-04000 dell-idrac, ...".
+func printProfileBlocks(out io.Writer, sim *simulator.Simulator) {
+	ids := sim.SystemIDs()
+	var blocks []string
+	for i := 0; i < len(ids); {
+		p, j := sim.System(ids[i]).Profile(), i
+		for j+1 < len(ids) && sim.System(ids[j+1]).Profile() == p {
+			j++
+		}
+		blocks = append(blocks, fmt.Sprintf("%s..%s %s", ids[i], ids[j], p))
+		i = j + 1
+	}
+	if len(blocks) > 1 {
+		fmt.Fprintf(out, "profiles: %s\n", strings.Join(blocks, ", "))
+	}
+}
+
+// profileNames lists the simulator's profiles for the flag help.
+func profileNames() []string {
+	var names []string
+	for _, p := range simulator.Profiles() {
+		names = append(names, p.Name)
+	}
+	return names
 }
 
 // shownIDs is what a banner lists: every id of a fleet of at most listMax
