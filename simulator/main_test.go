@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/bmc-agent/bmc-agent/internal/childproc"
@@ -16,14 +17,21 @@ func TestMain(m *testing.M) {
 }
 
 // serveChild is the benchmark's simulator process (see BenchmarkSimulator):
-// Config{Systems: arg}, so that its memory and CPU are measured apart from
-// the load generator.
+// Config{Systems: N} for arg "N", with a profile mix for "N:mix", so that
+// its memory and CPU are measured apart from the load generator.
 func serveChild(arg string) (string, io.Closer, error) {
-	n, err := strconv.Atoi(arg)
+	num, mixSpec, _ := strings.Cut(arg, ":")
+	n, err := strconv.Atoi(num)
 	if err != nil {
 		return "", nil, err
 	}
-	sim, err := New(Config{Systems: n})
+	cfg := Config{Systems: n}
+	if mixSpec != "" {
+		if cfg.ProfileMix, err = ParseProfiles(mixSpec); err != nil {
+			return "", nil, err
+		}
+	}
+	sim, err := New(cfg)
 	if err != nil {
 		return "", nil, err
 	}
