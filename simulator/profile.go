@@ -100,8 +100,9 @@ type Quirks struct {
 	// ..) that only implement the PATCH method").
 	MediaPatchOnly bool `json:",omitempty"`
 	// EmptyImageNone reports an empty slot's Image as the string "None"
-	// instead of null (AMI MegaRAC). No public capture was found that shows
-	// the JSON string rather than a client printing null; see the docs.
+	// instead of null (said of AMI MegaRAC in issue 12). No public capture
+	// was found that shows the JSON string rather than a Python client
+	// printing null, so the ami profile leaves it off; see the docs.
 	EmptyImageNone bool `json:",omitempty"`
 
 	// --- sessions ---
@@ -161,8 +162,9 @@ type Quirks struct {
 	// supermicro-vmedia-dev-workaround.
 	CdNeedsUsbCd bool `json:",omitempty"`
 	// BootIgnored: a boot PATCH answers 200 but changes nothing. Source:
-	// Ironic's redfish management interface re-reads the override after
-	// setting it for this reason; see the docs for the references.
+	// bmc-toolbox/bmclib PR 459 (Supermicro AS-1015CS-TNR-EU, AMI-based:
+	// 200 OK, yet a GET shows the override not stored) and Ironic release
+	// note redfish-sadness (persistent boot setting not honoured).
 	BootIgnored bool `json:",omitempty"`
 
 	// --- virtual media ---
@@ -236,7 +238,7 @@ var profiles = []Profile{
 	{
 		// AMI MegaRAC (Gigabyte, ASRock Rack): Systems/Self, Managers/Self.
 		Name: "ami", SystemID: "Self", ManagerID: "Self", ChassisID: "Self", CdID: "CD1", UsbID: "USBStick1",
-		Quirks: Quirks{Media: MediaUnderManager, BootPatchAll: true, WeakETagRefused: true, EmptyImageNone: true},
+		Quirks: Quirks{Media: MediaUnderManager, BootPatchAll: true, WeakETagRefused: true},
 	},
 	{
 		// OpenBMC bmcweb: Systems/system, Managers/bmc, Chassis/chassis.

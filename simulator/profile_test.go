@@ -460,6 +460,11 @@ func TestQuirkWeakETagRefused(t *testing.T) {
 
 func TestQuirkEmptyImageNone(t *testing.T) {
 	b := newQuirkBMC(t, "ami", nil, 0)
+	q := b.sys.Quirks()
+	q.EmptyImageNone = true
+	if err := b.sys.SetQuirks(q); err != nil {
+		t.Fatal(err)
+	}
 	vm := b.mediaPath(t)
 	if got := b.raw.get(vm)["Image"]; got != "None" {
 		t.Fatalf("Image %v, want \"None\"", got)
