@@ -59,6 +59,15 @@
 // returns X-Auth-Token and Location; DELETE ends it). The service root is
 // public, as the Redfish specification asks.
 //
+// # Vendor profiles
+//
+// [Config.Profile] or [Config.ProfileMix] give systems a vendor's shape and
+// behaviour (dell-idrac, hpe-ilo, supermicro, lenovo-xcc, ami, openbmc;
+// generic is the default). A [Profile] is a value: the vendor's ids and the
+// [Quirks] it switches on. Every quirk is a separate switch, settable per
+// system ([System.SetQuirks], PUT /sim/systems/{id}/quirks), consulted by the
+// one request path; profile.go lists them all with their public sources.
+//
 // # Mockup mode
 //
 // [Config.MockupDir] serves a DMTF mockup bundle generically (see mockup.go):

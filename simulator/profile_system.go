@@ -188,18 +188,12 @@ func (s *System) stageBoot(p BootOverridePatch) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.bootPend == nil {
-		s.bootPend = &BootOverridePatch{}
+	var pend BootOverridePatch
+	if s.bootPend != nil {
+		pend = *s.bootPend
 	}
-	if p.Target != "" {
-		s.bootPend.Target = p.Target
-	}
-	if p.Enabled != "" {
-		s.bootPend.Enabled = p.Enabled
-	}
-	if p.Mode != "" {
-		s.bootPend.Mode = p.Mode
-	}
+	pend = BootOverridePatch(p.over(BootOverride(pend)))
+	s.bootPend = &pend
 	s.gen.system++
 	return nil
 }
@@ -212,15 +206,7 @@ func (s *System) settingsView() (BootOverride, uint32) {
 	defer s.mu.Unlock()
 	b := v.boot
 	if p := s.bootPend; p != nil {
-		if p.Target != "" {
-			b.Target = p.Target
-		}
-		if p.Enabled != "" {
-			b.Enabled = p.Enabled
-		}
-		if p.Mode != "" {
-			b.Mode = p.Mode
-		}
+		b = p.over(b)
 	}
 	return b, v.gen.system
 }

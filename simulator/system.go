@@ -403,16 +403,22 @@ func (s *System) validateBoot(p BootOverridePatch) error {
 
 // applyBootLocked applies a validated patch.
 func (s *System) applyBootLocked(p BootOverridePatch) {
+	s.boot = p.over(s.boot)
+	s.gen.system++
+}
+
+// over returns b with p's non-empty fields laid over it.
+func (p BootOverridePatch) over(b BootOverride) BootOverride {
 	if p.Target != "" {
-		s.boot.Target = p.Target
+		b.Target = p.Target
 	}
 	if p.Enabled != "" {
-		s.boot.Enabled = p.Enabled
+		b.Enabled = p.Enabled
 	}
 	if p.Mode != "" {
-		s.boot.Mode = p.Mode
+		b.Mode = p.Mode
 	}
-	s.gen.system++
+	return b
 }
 
 // BootedFrom returns what the system last booted from.
