@@ -247,10 +247,16 @@ func touchAll(b *testing.B, base string, n int, mixed bool) {
 	}
 }
 
+// benchBatch is the batch size of BenchmarkProfilesHandler.
+const benchBatch = 50
+
 // BenchmarkProfilesHandler measures the CPU cost of one request in the
 // handler itself (no network, no child process) for a generic fleet and a
-// fleet mixing every profile, 10,000 systems each, and prints the ratio: a
-// steadier comparison than req/s on a shared machine.
+// fleet mixing every profile, 10,000 systems each. Requests go in batches of
+// benchBatch, alternating between the two fleets, and each fleet's fastest
+// batch is kept: on a shared, loaded machine the minimum is the estimate of
+// the handler's own cost that preemption and other processes disturb least.
+// It reports each fleet's time per request and their ratio.
 //
 //	go test -run '^$' -bench BenchmarkProfilesHandler ./simulator/
 func BenchmarkProfilesHandler(b *testing.B) {
@@ -258,42 +264,48 @@ func BenchmarkProfilesHandler(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cost := map[string]float64{}
-	for _, fleet := range []struct {
-		name string
-		cfg  Config
-	}{{"generic", Config{Systems: 10000}}, {"mixed", Config{Systems: 10000, ProfileMix: mix}}} {
-		sim, err := New(fleet.cfg)
+	var fleets [2]http.Handler
+	var ids [2][]string
+	for i, cfg := range []Config{{Systems: 10000}, {Systems: 10000, ProfileMix: mix}} {
+		sim, err := New(cfg)
 		if err != nil {
 			b.Fatal(err)
 		}
-		h := sim.Handler()
-		ids := sim.SystemIDs()
-		for _, op := range []string{"GET", "Reset"} {
-			b.Run(op+"/"+fleet.name, func(b *testing.B) {
-				b.ReportAllocs()
-				bodies := [][]byte{[]byte(`{"ResetType":"On"}`), []byte(`{"ResetType":"ForceOff"}`)}
-				start := time.Now()
-				for i := range b.N {
-					id := ids[rand.IntN(len(ids))]
-					var req *http.Request
-					if op == "GET" {
-						req = httptest.NewRequest(http.MethodGet, systemsPath+"/"+id, nil)
-					} else {
-						req = httptest.NewRequest(http.MethodPost, systemsPath+"/"+id+"/Actions/ComputerSystem.Reset", bytes.NewReader(bodies[i%2]))
-					}
-					req.SetBasicAuth("admin", "password")
-					w := httptest.NewRecorder()
-					h.ServeHTTP(w, req)
-					if !answered(w.Code, op == "Reset", fleet.name == "mixed") {
-						b.Fatalf("%s %s: %d", op, id, w.Code)
-					}
-				}
-				cost[op+"/"+fleet.name] = float64(time.Since(start).Nanoseconds()) / float64(b.N)
-			})
-		}
+		fleets[i], ids[i] = sim.Handler(), sim.SystemIDs()
 	}
-	fmt.Printf("\nHandler CPU per request, 10,000 systems: GET generic %.0f ns, mixed %.0f ns (mixed/generic %.2fx); Reset generic %.0f ns, mixed %.0f ns (%.2fx)\n",
-		cost["GET/generic"], cost["GET/mixed"], cost["GET/mixed"]/cost["GET/generic"],
-		cost["Reset/generic"], cost["Reset/mixed"], cost["Reset/mixed"]/cost["Reset/generic"])
+	bodies := [][]byte{[]byte(`{"ResetType":"On"}`), []byte(`{"ResetType":"ForceOff"}`)}
+	for _, op := range []string{"GET", "Reset"} {
+		b.Run(op+"/systems=10000", func(b *testing.B) {
+			best := [2]time.Duration{time.Hour, time.Hour}
+			var batch time.Duration
+			for i := range b.N {
+				f := (i / benchBatch) % 2 // 0 generic, 1 mixed
+				id := ids[f][rand.IntN(len(ids[f]))]
+				var req *http.Request
+				if op == "GET" {
+					req = httptest.NewRequest(http.MethodGet, systemsPath+"/"+id, nil)
+				} else {
+					req = httptest.NewRequest(http.MethodPost, systemsPath+"/"+id+"/Actions/ComputerSystem.Reset", bytes.NewReader(bodies[(i/2)%2]))
+				}
+				req.SetBasicAuth("admin", "password")
+				w := httptest.NewRecorder()
+				start := time.Now()
+				fleets[f].ServeHTTP(w, req)
+				batch += time.Since(start)
+				if i%benchBatch == benchBatch-1 {
+					best[f], batch = min(best[f], batch), 0
+				}
+				if !answered(w.Code, op == "Reset", f == 1) {
+					b.Fatalf("%s %s: %d", op, id, w.Code)
+				}
+			}
+			if b.N < 2*benchBatch {
+				return // too short to compare
+			}
+			g, m := float64(best[0].Nanoseconds())/benchBatch, float64(best[1].Nanoseconds())/benchBatch
+			b.ReportMetric(g, "ns-generic")
+			b.ReportMetric(m, "ns-mixed")
+			b.ReportMetric(m/g, "x-generic")
+		})
+	}
 }
