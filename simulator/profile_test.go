@@ -89,6 +89,19 @@ func TestProfileMixIsDeterministic(t *testing.T) {
 	if got := getObj(c.get("/sim"), "Profiles")["supermicro"]; got != 3.0 {
 		t.Fatalf("admin summary counts %v supermicro systems", got)
 	}
+	// On the shared port every system keeps its fleet id, with the vendor's
+	// locations below it: Dell's CD under the Manager only.
+	dell := c.get(systemsPath + "/sys-00001")
+	if getStr(dell, "Id") != "sys-00001" || dell["VirtualMedia"] != nil {
+		t.Fatalf("Dell system on the shared port: %v", dell)
+	}
+	c.get(managersPath + "/sys-00001/VirtualMedia/CD")
+	if st, _, _ := c.do(http.MethodGet, systemsPath+"/sys-00001/VirtualMedia/CD", nil, nil); st != http.StatusNotFound {
+		t.Fatalf("Dell media under the System on the shared port: %d", st)
+	}
+	if st, _, _ := c.do(http.MethodGet, systemsPath+"/System.Embedded.1", nil, nil); st != http.StatusNotFound {
+		t.Fatalf("vendor id on the shared port: %d", st)
+	}
 	for _, bad := range []string{"dell-idrac", "nope=1", "dell-idrac=0"} {
 		if _, err := ParseProfiles(bad); err == nil {
 			t.Fatalf("ParseProfiles(%q) accepted", bad)
