@@ -110,8 +110,9 @@ func (s *System) resetQuirksLocked(now time.Time, kind ResetType) error {
 		now.Before(s.offAt.Add(time.Duration(q.OnConflictAfterOff))) {
 		return errOnConflict()
 	}
-	if s.bootPend != nil && kind != ResetNmi {
-		s.applyBootLocked(*s.bootPend)
+	if p := s.bootPend; p != nil && kind != ResetNmi {
+		s.boot = overBoot(s.boot, p.Target, p.Enabled, p.Mode)
+		s.gen.system++
 		s.bootPend = nil
 	}
 	return nil
@@ -188,14 +189,29 @@ func (s *System) stageBoot(p BootOverridePatch) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var pend BootOverridePatch
+	var pend BootOverride
 	if s.bootPend != nil {
 		pend = *s.bootPend
 	}
-	pend = BootOverridePatch(p.over(BootOverride(pend)))
+	pend = overBoot(pend, p.Target, p.Enabled, p.Mode)
 	s.bootPend = &pend
 	s.gen.system++
 	return nil
+}
+
+// overBoot returns b with the non-empty target, enabled and mode laid over
+// it (empty fields of a staged override are unset).
+func overBoot(b BootOverride, target BootSource, enabled BootEnabled, mode BootMode) BootOverride {
+	if target != "" {
+		b.Target = target
+	}
+	if enabled != "" {
+		b.Enabled = enabled
+	}
+	if mode != "" {
+		b.Mode = mode
+	}
+	return b
 }
 
 // settingsView is the boot override the Settings resource shows: the
@@ -206,7 +222,7 @@ func (s *System) settingsView() (BootOverride, uint32) {
 	defer s.mu.Unlock()
 	b := v.boot
 	if p := s.bootPend; p != nil {
-		b = p.over(b)
+		b = overBoot(b, p.Target, p.Enabled, p.Mode)
 	}
 	return b, v.gen.system
 }

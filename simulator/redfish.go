@@ -29,6 +29,8 @@ const (
 	kSession
 	kSystem
 	kReset
+	kResetActionInfo // Systems/<id>/ResetActionInfo (Quirks.ResetActionInfo)
+	kSystemSettings  // Systems/<id>/Settings (Quirks.BootViaSettings)
 	kEthColl
 	kEth
 	kProcColl
@@ -46,11 +48,9 @@ const (
 	kManager
 	kManagerReset
 	kChassis
-	kStatic          // mockup: a resource served as stored
-	kStaticAction    // mockup: an action target without behaviour
-	kStaticMissing   // mockup: a path under a known tree that does not exist
-	kResetActionInfo // Systems/<id>/ResetActionInfo (Quirks.ResetActionInfo)
-	kSystemSettings  // Systems/<id>/Settings (Quirks.BootViaSettings)
+	kStatic        // mockup: a resource served as stored
+	kStaticAction  // mockup: an action target without behaviour
+	kStaticMissing // mockup: a path under a known tree that does not exist
 )
 
 // route is a resolved request URI.

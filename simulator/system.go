@@ -103,9 +103,10 @@ type System struct {
 	// (Quirks.StalePower).
 	stalePower PowerState
 	staleUntil time.Time
-	// bootPend is the boot override staged in the Settings resource,
-	// applied at the next Reset (Quirks.BootViaSettings).
-	bootPend *BootOverridePatch
+	// bootPend is the boot override staged in the Settings resource
+	// (empty fields unset), applied at the next Reset
+	// (Quirks.BootViaSettings).
+	bootPend *BootOverride
 }
 
 // newSystem builds a system in its initial state: power off, no override,
@@ -383,7 +384,16 @@ func (s *System) SetBootOverride(p BootOverridePatch) error {
 	}
 	s.lockSettled()
 	defer s.mu.Unlock()
-	s.applyBootLocked(p)
+	if p.Target != "" {
+		s.boot.Target = p.Target
+	}
+	if p.Enabled != "" {
+		s.boot.Enabled = p.Enabled
+	}
+	if p.Mode != "" {
+		s.boot.Mode = p.Mode
+	}
+	s.gen.system++
 	return nil
 }
 
@@ -399,26 +409,6 @@ func (s *System) validateBoot(p BootOverridePatch) error {
 		return invalid("BootSourceOverrideMode", p.Mode, []BootMode{BootModeUEFI, BootModeLegacy})
 	}
 	return nil
-}
-
-// applyBootLocked applies a validated patch.
-func (s *System) applyBootLocked(p BootOverridePatch) {
-	s.boot = p.over(s.boot)
-	s.gen.system++
-}
-
-// over returns b with p's non-empty fields laid over it.
-func (p BootOverridePatch) over(b BootOverride) BootOverride {
-	if p.Target != "" {
-		b.Target = p.Target
-	}
-	if p.Enabled != "" {
-		b.Enabled = p.Enabled
-	}
-	if p.Mode != "" {
-		b.Mode = p.Mode
-	}
-	return b
 }
 
 // BootedFrom returns what the system last booted from.

@@ -27,11 +27,11 @@ const simEnvPrefix = "BMC_AGENT_SIM_"
 type simOptions struct {
 	listen          string
 	credentialsFile string
+	profiles        string
 	logLevel        string
 	listMax         int
 	ipmi            bool
 	ipmiPort        int
-	profiles        string
 	cfg             simulator.Config
 }
 
@@ -54,6 +54,9 @@ BMC_AGENT_SIM_SYSTEMS=100. See docs/simulator.md.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.readProfiles(cmd.Flags()); err != nil {
+				return err
+			}
 			return runSim(cmd, &o)
 		},
 	}
@@ -111,21 +114,8 @@ func runSim(cmd *cobra.Command, o *simOptions) error {
 		return &usageError{fmt.Errorf("--log-level: %w", err)}
 	}
 	o.cfg.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
-	if o.profiles != "" {
-		if cmd.Flags().Changed("profile") {
-			return &usageError{errors.New("--profile and --profiles exclude each other")}
-		}
-		mix, err := simulator.ParseProfiles(o.profiles)
-		if err != nil {
-			return &usageError{fmt.Errorf("--profiles: %w", err)}
-		}
-		o.cfg.ProfileMix = mix
-	}
 	sim, err := simulator.New(o.cfg)
 	if err != nil {
-		if errors.Is(err, simulator.ErrInvalidValue) {
-			return &usageError{err}
-		}
 		return err
 	}
 	var face *ipmisim.Face
@@ -197,6 +187,25 @@ func printProfileBlocks(out io.Writer, sim *simulator.Simulator) {
 	if len(blocks) > 1 {
 		fmt.Fprintf(out, "profiles: %s\n", strings.Join(blocks, ", "))
 	}
+}
+
+// readProfiles checks --profile and reads --profiles into the config.
+func (o *simOptions) readProfiles(fs *pflag.FlagSet) error {
+	if _, err := simulator.LookupProfile(o.cfg.Profile); err != nil {
+		return &usageError{fmt.Errorf("--profile: %w", err)}
+	}
+	if o.profiles == "" {
+		return nil
+	}
+	if fs.Changed("profile") {
+		return &usageError{errors.New("--profile and --profiles exclude each other")}
+	}
+	mix, err := simulator.ParseProfiles(o.profiles)
+	if err != nil {
+		return &usageError{fmt.Errorf("--profiles: %w", err)}
+	}
+	o.cfg.ProfileMix = mix
+	return nil
 }
 
 // profileNames lists the simulator's profiles for the flag help.
