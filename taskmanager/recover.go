@@ -128,17 +128,22 @@ func (m *Manager) interrupt(ctx context.Context, n *store.Node, lease lock.Lease
 				n.ProvisionState, n.TargetProvisionState, n.ProvisionUpdatedAt = next, TargetOf(next), &now
 			}
 		}
-		if len(what) == 0 {
-			return nil
+		if len(what) > 0 {
+			n.LastError = fmt.Sprintf("%s was interrupted: %s", joinAnd(what), reason)
 		}
-		n.LastError = fmt.Sprintf("%s was interrupted: %s", joinAnd(what), reason)
+		// Written even with nothing to record: the write, conditional on
+		// the version read, proves that the holder wrote nothing since
+		// (say, a transient state before it was swept), so that the
+		// release that follows cannot leave such a state unrecorded.
 		err := m.cfg.Store.UpdateNodeHeld(ctx, n, lease)
 		if err == nil {
-			m.log.Warn("operation interrupted", "node", n.UUID, "last_error", n.LastError, "provision_state", n.ProvisionState)
+			if len(what) > 0 {
+				m.log.Warn("operation interrupted", "node", n.UUID, "last_error", n.LastError, "provision_state", n.ProvisionState)
+			}
 			return nil
 		}
-		// A conflict under an unchanged lease is a write without the lock
-		// (an API edit): reread and record again.
+		// A conflict under an unchanged lease is a write by the holder (or
+		// one without the lock) since the read: reread and look again.
 		if !errors.Is(err, store.ErrConflict) || attempt > 2 {
 			return err
 		}

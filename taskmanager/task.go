@@ -286,12 +286,20 @@ func (t *Task) UpgradeLock(ctx context.Context, purpose string) error {
 // matching store.ErrConflict if the node changed since the task loaded it
 // (possible only for a shared task: an exclusive one is the only writer),
 // and for an exclusive task with one matching lock.ErrFenced, writing
-// nothing, if its lock changed hands.
+// nothing, if its lock changed hands. An exclusive task whose write may
+// have been applied although it failed (the database did not answer)
+// keeps the node's lock when it ends, as after a failed Settle, so that a
+// state written but never acted upon is swept into a recorded failure
+// rather than left unlocked.
 func (t *Task) Save(ctx context.Context) error {
 	if t.Released() {
 		return ErrReleased
 	}
-	return t.write(ctx)
+	err := t.write(ctx)
+	if err != nil && !t.Shared() && mayHaveWritten(err) {
+		t.unsettled = whyUnsettled
+	}
+	return err
 }
 
 func (t *Task) write(ctx context.Context) error {
@@ -299,6 +307,12 @@ func (t *Task) write(ctx context.Context) error {
 		return t.m.cfg.Store.UpdateNode(ctx, t.node)
 	}
 	return t.m.cfg.Store.UpdateNodeHeld(ctx, t.node, t.lease())
+}
+
+// mayHaveWritten reports whether a failed write may have been applied: its
+// statement was sent but its answer never came.
+func mayHaveWritten(err error) bool {
+	return errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // Settle records the outcome of background work: it saves the task's node
