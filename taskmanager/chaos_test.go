@@ -171,11 +171,11 @@ type chaosAgent struct {
 	// fenced counts driver calls refused by the fence; declared the times
 	// this agent declared the other dead, swept the locks it took from it.
 	fenced, declared, swept atomic.Int64
-	id            string
-	db     *sqlstore.DB
-	fi     *faultinject.Store
-	tm     *taskmanager.Manager
-	sweeps *sync.RWMutex
+	id                      string
+	db                      *sqlstore.DB
+	fi                      *faultinject.Store
+	tm                      *taskmanager.Manager
+	sweeps                  *sync.RWMutex
 }
 
 func newChaosAgent(t *testing.T, dsn, id string, bmc *fake.Driver, sweeps *sync.RWMutex, violations *atomic.Int64) *chaosAgent {
