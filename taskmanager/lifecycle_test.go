@@ -407,3 +407,31 @@ func TestFencedTaskStops(t *testing.T) {
 		settled(t, a, n.UUID)
 	})
 }
+
+// A write under the lock whose answer was lost (found by
+// TestLifecycleChaos): the task keeps the lock, and the sweep records the
+// operation it may have started as interrupted.
+func TestSaveWithoutAnswerKeepsTheLock(t *testing.T) {
+	onBackends(t, func(t *testing.T, dsn string) {
+		e := newEnv(t, envOpts{dsn: dsn})
+		n := e.node(t, "n1")
+		e.fi.On(writes(faultinject.Action{Lost: true}, 1))
+		err := e.tm.Do(bg, n.UUID, nil, func(ctx context.Context, task *taskmanager.Task) error {
+			task.Node().TargetPowerState = "power on"
+			return task.Save(ctx)
+		})
+		if !errors.Is(err, store.ErrUnavailable) {
+			t.Fatalf("save whose answer was lost: %v", err)
+		}
+		if got := settled(t, e, n.UUID); got.Reservation != "agent-a" || got.TargetPowerState != "power on" {
+			t.Fatalf("after the lost save: reservation %q target %q", got.Reservation, got.TargetPowerState)
+		}
+		if _, err := e.tm.RecoverStale(bg, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		got := settled(t, e, n.UUID)
+		if got.Reservation != "" || !strings.Contains(got.LastError, "interrupted") {
+			t.Fatalf("after the sweep: reservation %q last_error %q", got.Reservation, got.LastError)
+		}
+	})
+}

@@ -296,7 +296,10 @@ func (t *Task) Save(ctx context.Context) error {
 		return ErrReleased
 	}
 	err := t.write(ctx)
-	if err != nil && !t.Shared() && mayHaveWritten(err) {
+	switch {
+	case err == nil:
+		t.unsettled = "" // the node's state is recorded
+	case !t.Shared() && mayHaveWritten(err):
 		t.unsettled = whyUnsettled
 	}
 	return err
