@@ -17,6 +17,7 @@ import (
 	"github.com/bmc-agent/bmc-agent/drivers"
 	"github.com/bmc-agent/bmc-agent/drivers/fake"
 	"github.com/bmc-agent/bmc-agent/internal/faultinject"
+	"github.com/bmc-agent/bmc-agent/internal/pgtest"
 	"github.com/bmc-agent/bmc-agent/lock"
 	"github.com/bmc-agent/bmc-agent/store"
 	"github.com/bmc-agent/bmc-agent/store/sqlstore"
@@ -38,9 +39,15 @@ import (
 //     node's lock (a witness in the driver reads the lock row).
 //
 // The seed is logged (LIFECYCLE_SEED replays its choices; the goroutines'
-// interleaving is the scheduler's). It runs 40 rounds or 20 seconds,
-// whichever ends first.
+// interleaving is the scheduler's). It runs on SQLite for 40 rounds or 20
+// seconds, and on PostgreSQL for 15 rounds or 10 seconds, whichever ends
+// first.
 func TestLifecycleChaos(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { lifecycleChaos(t, filepath.Join(t.TempDir(), "chaos.db"), 40, 20*time.Second) })
+	t.Run("postgres", func(t *testing.T) { lifecycleChaos(t, pgtest.DSN(t), 15, 10*time.Second) })
+}
+
+func lifecycleChaos(t *testing.T, dsn string, rounds int, budget time.Duration) {
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("LIFECYCLE_SEED"); s != "" {
 		v, err := strconv.ParseUint(s, 10, 64)
@@ -50,7 +57,6 @@ func TestLifecycleChaos(t *testing.T) {
 		seed = v
 	}
 	t.Logf("LIFECYCLE_SEED=%d", seed)
-	dsn := filepath.Join(t.TempDir(), "chaos.db")
 	bmc := fake.New()
 	var sweeps sync.RWMutex // held for writing while an agent declares the other dead
 	var violations atomic.Int64
@@ -68,9 +74,9 @@ func TestLifecycleChaos(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(seed, 18))
 	var ops atomic.Int64
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(budget)
 	round := 0
-	for ; round < 40 && time.Now().Before(deadline); round++ {
+	for ; round < rounds && time.Now().Before(deadline); round++ {
 		for _, a := range agents {
 			a.heartbeat(t)
 			a.fi.On(chaosRule(rng.Uint64()))
