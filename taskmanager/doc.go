@@ -20,7 +20,7 @@
 //  2. The caller works with t.Node() and t.Driver(); the driver hands out
 //     setters only while the task is exclusive (UpgradeLock makes a shared
 //     task exclusive and reloads the node). An exclusive task is fenced by
-//     its lock's token (t.Lease()): each mutating driver call, each Save or
+//     its lock's token (t.LockLease()): each mutating driver call, each Save or
 //     Settle and its release check in the database that the lock has not
 //     changed hands, and fail with lock.ErrFenced, doing nothing, if it
 //     has.

@@ -363,8 +363,8 @@ func TestFencedTaskStops(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if live.Lease().Token <= stalled.Lease().Token {
-			t.Fatalf("tokens %v then %v", stalled.Lease(), live.Lease())
+		if live.LockLease().Token <= stalled.LockLease().Token {
+			t.Fatalf("tokens %v then %v", stalled.LockLease(), live.LockLease())
 		}
 		err = stalled.Driver().SetPowerState(bg, drivers.ActionPowerOn, 0)
 		var fe *lock.FencedError

@@ -119,16 +119,16 @@ func (t *Task) lockAndLoad(ctx context.Context) error {
 	return nil
 }
 
-// lease is the task's lock as the backend knows it.
-func (t *Task) lease() lock.Lease { return lock.Lease{Holder: t.m.cfg.AgentID, Token: t.token} }
+// lockLease is the task's lock as the backend knows it.
+func (t *Task) lockLease() lock.Lease { return lock.Lease{Holder: t.m.cfg.AgentID, Token: t.token} }
 
-// Lease returns the holder and fencing token of the task's lock (a zero
+// LockLease returns the holder and fencing token of the task's lock (a zero
 // token for a shared task).
-func (t *Task) Lease() lock.Lease {
+func (t *Task) LockLease() lock.Lease {
 	if t.Shared() {
 		return lock.Lease{}
 	}
-	return t.lease()
+	return t.lockLease()
 }
 
 // bind adopts a loaded node, forgets children read before, and binds the
@@ -157,7 +157,7 @@ func (t *Task) bind(ctx context.Context, n *store.Node) error {
 // check reads one row by its key; reads pass unchecked.
 func (t *Task) fence(ctx context.Context, c drivers.Call, next func(context.Context) error) error {
 	if c.Method.Mutates {
-		if err := t.m.cfg.Locker.Backend().Verify(ctx, t.id, t.lease()); err != nil {
+		if err := t.m.cfg.Locker.Backend().Verify(ctx, t.id, t.lockLease()); err != nil {
 			return fmt.Errorf("%s: %w", c.Method, err)
 		}
 	}
@@ -309,7 +309,7 @@ func (t *Task) write(ctx context.Context) error {
 	if t.Shared() {
 		return t.m.cfg.Store.UpdateNode(ctx, t.node)
 	}
-	return t.m.cfg.Store.UpdateNodeHeld(ctx, t.node, t.lease())
+	return t.m.cfg.Store.UpdateNodeHeld(ctx, t.node, t.lockLease())
 }
 
 // mayHaveWritten reports whether a failed write may have been applied: its
@@ -485,7 +485,7 @@ func (t *Task) unlock() {
 			"node", t.id, "purpose", t.purpose)
 		return
 	}
-	err := t.m.cfg.Locker.Unlock(t.id, t.lease())
+	err := t.m.cfg.Locker.Unlock(t.id, t.lockLease())
 	if err != nil && !errors.Is(err, lock.ErrNotHolder) {
 		t.m.orphan(t.id, whyLostLock, t.token)
 		t.m.log.Error("cannot release node lock; retried with the heartbeat until the database answers", "node", t.id, "err", err)
