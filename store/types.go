@@ -37,6 +37,9 @@ type Node struct {
 	Reservation        string
 	ReservationPurpose string
 	ReservedAt         *time.Time
+	// LockToken is the fencing token of the lock's latest acquisition (see
+	// lock.Token): it grows every time the lock is taken. Read-only here.
+	LockToken int64
 
 	InstanceInfo JSON
 	Properties   JSON

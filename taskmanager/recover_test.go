@@ -21,7 +21,7 @@ func crash(t *testing.T, e *env, id string, mutate func(n *store.Node)) {
 	if err := e.db.UpdateNode(context.Background(), n); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.db.Reserve(context.Background(), id, lock.Reservation{Holder: e.tm.AgentID(), Purpose: "deploy"}); err != nil {
+	if _, err := e.db.Reserve(context.Background(), id, lock.Reservation{Holder: e.tm.AgentID(), Purpose: "deploy"}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -35,7 +35,7 @@ func TestRecoverOwnLocksAtStart(t *testing.T) {
 	})
 	crash(t, before, powering.UUID, func(n *store.Node) { n.TargetPowerState = "power on" })
 	crash(t, before, idle.UUID, func(*store.Node) {})
-	if err := before.db.Reserve(context.Background(), others.UUID, lock.Reservation{Holder: "agent-b"}); err != nil {
+	if _, err := before.db.Reserve(context.Background(), others.UUID, lock.Reservation{Holder: "agent-b"}); err != nil {
 		t.Fatal(err)
 	}
 

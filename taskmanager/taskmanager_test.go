@@ -11,6 +11,7 @@ import (
 
 	"github.com/bmc-agent/bmc-agent/drivers"
 	"github.com/bmc-agent/bmc-agent/drivers/fake"
+	"github.com/bmc-agent/bmc-agent/internal/faultinject"
 	"github.com/bmc-agent/bmc-agent/internal/pgtest"
 	"github.com/bmc-agent/bmc-agent/lock"
 	"github.com/bmc-agent/bmc-agent/store"
@@ -23,7 +24,10 @@ func TestMain(m *testing.M) {
 }
 
 type env struct {
-	db   *sqlstore.DB
+	db *sqlstore.DB
+	// fi is the store and lock backend the task manager uses: db behind
+	// a fault injector with no rules until a test adds some.
+	fi   *faultinject.Store
 	tm   *taskmanager.Manager
 	fake *fake.Driver
 }
@@ -55,13 +59,15 @@ func newEnv(t *testing.T, o envOpts) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	fi := faultinject.Wrap(db)
 	tm, err := taskmanager.New(taskmanager.Config{
-		AgentID: o.agent, Store: db, Locker: lock.NewLocker(db, o.policy, nil), Drivers: reg, Workers: o.workers,
+		AgentID: o.agent, Store: fi, Locker: lock.NewLocker(fi, o.policy, nil), Drivers: reg, Workers: o.workers,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		fi.Clear()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := tm.Shutdown(ctx); err != nil {
@@ -69,7 +75,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 		}
 		db.Close()
 	})
-	return &env{db: db, tm: tm, fake: f}
+	return &env{db: db, fi: fi, tm: tm, fake: f}
 }
 
 func (e *env) node(t *testing.T, name string) *store.Node {
