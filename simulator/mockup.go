@@ -32,6 +32,8 @@ type mockup struct {
 
 	mu   sync.RWMutex // guards the docs' contents (PATCH of static resources)
 	docs map[string]*doc
+
+	meta []byte // $metadata: the bundle's, or generated from its types
 }
 
 // doc is one stored resource.
@@ -83,6 +85,9 @@ func loadMockup(f *fleet, dir string) (*mockup, []*System, error) {
 		if err != nil {
 			return fmt.Errorf("simulator: mockup %s: %w", p, err)
 		}
+		// A mockup's copyright annotation is allowed only in mockups
+		// (DSP0266); DMTF's Redfish-Mockup-Server strips it too.
+		delete(obj, "@Redfish.Copyright")
 		m.docs[uri] = &doc{obj: obj}
 		return nil
 	})
@@ -94,6 +99,7 @@ func loadMockup(f *fleet, dir string) (*mockup, []*System, error) {
 		return nil, nil, err
 	}
 	m.mapStaticActions()
+	m.meta = m.buildMetadata()
 	for _, d := range m.docs {
 		if d.obj != nil {
 			d.render()
@@ -531,6 +537,10 @@ func (m *mockup) resolve(scope *System, p string) route {
 		return route{kind: kVersion, path: p}
 	case p == v1:
 		return route{kind: kRoot, path: p}
+	case p == metadataPath:
+		return route{kind: kMetadata, path: p}
+	case p == v1+"/odata":
+		return route{kind: kOData, path: p}
 	case p == sessionServicePath || strings.HasPrefix(p, sessionServicePath+"/"):
 		return resolveSessions(route{path: p}, strings.TrimPrefix(strings.TrimPrefix(p, sessionServicePath), "/"))
 	}
@@ -549,9 +559,6 @@ func (m *mockup) resolve(scope *System, p string) route {
 		return route{kind: kStatic, path: p, key: xmlKey}
 	case ok:
 		return route{kind: kStatic, path: p}
-	}
-	if p == v1+"/odata" {
-		return route{kind: kOData, path: p}
 	}
 	return route{kind: kStaticMissing, path: p}
 }
@@ -588,7 +595,13 @@ func (m *mockup) render(w *jw, rt route, scope *System) string {
 	case kVersion:
 		return renderVersion(w)
 	case kOData:
-		return renderOData(w)
+		if d := m.docs[rt.path]; d != nil && d.obj != nil {
+			break // the bundle's own
+		}
+		m.mu.RLock()
+		entries := rootEntries(m.docs[v1].obj)
+		m.mu.RUnlock()
+		return renderODataDoc(w, entries)
 	case kSystem:
 		v := rt.sys.view()
 		return m.overlay(w, rt.path, etagOf('s', v.gen.system), func(o map[string]any) {
@@ -707,3 +720,41 @@ func mergeInto(o map[string]any, k string, v any) {
 		mergeInto(dst, sk, sv)
 	}
 }
+
+// buildMetadata returns the bundle's $metadata, or one generated from the
+// @odata.type of every resource it holds and of the live session service.
+func (m *mockup) buildMetadata() []byte {
+	if d := m.docs[metadataPath]; d != nil && d.xml != nil {
+		return d.xml
+	}
+	seen := map[string]bool{}
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			if t, ok := x["@odata.type"].(string); ok {
+				seen[t] = true
+			}
+			for _, c := range x {
+				walk(c)
+			}
+		case []any:
+			for _, c := range x {
+				walk(c)
+			}
+		}
+	}
+	for _, d := range m.docs {
+		walk(d.obj)
+	}
+	types := sortedKeys(seen)
+	for _, t := range nativeTypes {
+		if strings.Contains(t, "Session") {
+			types = append(types, t)
+		}
+	}
+	return metadataDoc(types)
+}
+
+// metadata returns the OData metadata document.
+func (m *mockup) metadata() []byte { return m.meta }

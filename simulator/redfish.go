@@ -45,6 +45,11 @@ const (
 	kManager
 	kManagerReset
 	kChassis
+	kMetadata        // /redfish/v1/$metadata
+	kSessionsMembers // SessionService/Sessions/Members: POST creates a session
+	kAccountService
+	kRoles
+	kRole
 	kStatic        // mockup: a resource served as stored
 	kStaticAction  // mockup: an action target without behaviour
 	kStaticMissing // mockup: a path under a known tree that does not exist
@@ -71,6 +76,8 @@ func (k kind) methods() string {
 		return "POST"
 	case kSessions:
 		return "GET, POST"
+	case kSessionsMembers:
+		return "POST"
 	case kSession:
 		return "GET, DELETE"
 	}
@@ -115,9 +122,9 @@ func (rt route) mutation(method string, body []byte) (op, detail string, ok bool
 // spec: the service root, version and OData documents, and login).
 func (rt route) public(method string) bool {
 	switch rt.kind {
-	case kVersion, kRoot, kOData:
+	case kVersion, kRoot, kOData, kMetadata:
 		return method == http.MethodGet || method == http.MethodHead
-	case kSessions:
+	case kSessions, kSessionsMembers:
 		return method == http.MethodPost
 	}
 	return false
@@ -138,12 +145,16 @@ type model interface {
 	systemPath(sys *System) string
 	// patchStatic applies a PATCH to a stored resource (mockup only).
 	patchStatic(rt route, patch map[string]json.RawMessage) error
+	// metadata returns the OData metadata document ($metadata).
+	metadata() []byte
 }
 
 // Constant header values, shared read-only.
 var (
-	hdrJSON  = []string{"application/json; charset=utf-8"}
-	hdrOData = []string{"4.0"}
+	hdrJSON    = []string{"application/json; charset=utf-8"}
+	hdrXML     = []string{"application/xml"}
+	hdrOData   = []string{"4.0"}
+	hdrNoCache = []string{"no-cache"}
 )
 
 // handler serves the Redfish face and the admin endpoint of a simulator.
@@ -299,6 +310,10 @@ func (h *handler) authenticate(r *http.Request, rt route, f *Fault) bool {
 
 // dispatch answers an authenticated, unfaulted request.
 func (h *handler) dispatch(w http.ResponseWriter, r *http.Request, rt route, body []byte, f *Fault) int {
+	if v := r.Header.Values("OData-Version"); len(v) > 0 && (len(v) > 1 || strings.TrimSpace(v[0]) != "4.0") {
+		// DSP0266 "Request headers": an unsupported OData-Version is 412.
+		return h.writeError(w, errODataVersion(strings.Join(v, ", ")))
+	}
 	if rt.kind == kNotFound || rt.kind == kStaticMissing {
 		return h.writeError(w, errNotFound)
 	}
@@ -311,7 +326,9 @@ func (h *handler) dispatch(w http.ResponseWriter, r *http.Request, rt route, bod
 		return h.writeError(w, errMethod(r.Method))
 	}
 	switch rt.kind {
-	case kSessions:
+	case kSessions, kSessionsMembers:
+		// DSP0266 "POST (create)": a POST to a collection's Members
+		// property is the same as one to the collection.
 		if r.Method == http.MethodPost {
 			return h.createSession(w, body, f)
 		}
@@ -581,16 +598,25 @@ func (h *handler) createSession(w http.ResponseWriter, body []byte, f *Fault) in
 	return h.writeResource(w, route{kind: kSession, key: sess.id, path: loc}, http.StatusCreated)
 }
 
-// writeResource renders rt and writes it with its ETag.
+// writeResource renders rt and writes it with its ETag and the headers
+// DSP0266 asks of every GET (Allow, Cache-Control, Link).
 func (h *handler) writeResource(w http.ResponseWriter, rt route, status int) int {
-	if rt.key == xmlKey && rt.kind == kStatic {
-		if xm, ok := h.sim.model.(interface{ xmlDoc(string) []byte }); ok {
-			b := xm.xmlDoc(rt.path)
-			w.Header().Set("Content-Type", "application/xml")
-			w.WriteHeader(status)
-			_, _ = w.Write(b)
-			return status
+	hd := w.Header()
+	hd["Allow"] = allowHeader(rt.kind.methods())
+	hd["Cache-Control"] = hdrNoCache
+	hd["Odata-Version"] = hdrOData
+	if rt.kind == kMetadata || (rt.key == xmlKey && rt.kind == kStatic) {
+		var b []byte
+		if rt.kind == kMetadata {
+			b = h.sim.model.metadata()
+		} else if xm, ok := h.sim.model.(interface{ xmlDoc(string) []byte }); ok {
+			b = xm.xmlDoc(rt.path)
 		}
+		hd["Content-Type"] = hdrXML
+		hd["Content-Length"] = []string{strconv.Itoa(len(b))}
+		w.WriteHeader(status)
+		_, _ = w.Write(b)
+		return status
 	}
 	bp := h.sim.bufs.Get().(*[]byte)
 	defer func() { h.sim.bufs.Put(bp) }()
@@ -603,13 +629,16 @@ func (h *handler) writeResource(w http.ResponseWriter, rt route, status int) int
 		if !ok {
 			return h.writeError(w, errNotFound)
 		}
+	case kAccountService, kRoles, kRole:
+		etag = renderAccounts(&jwr, rt)
 	default:
 		etag = h.sim.model.render(&jwr, rt, h.scope)
 	}
 	*bp = jwr.b
-	hd := w.Header()
 	hd["Content-Type"] = hdrJSON
-	hd["Odata-Version"] = hdrOData
+	if l := h.sim.links.header(jwr.b); l != nil {
+		hd["Link"] = l
+	}
 	if etag != "" {
 		hd["Etag"] = []string{etag}
 	}

@@ -1,0 +1,329 @@
+package simulator
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/xml"
+	"io"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// These tests pin, with raw HTTP, what DMTF's Redfish Protocol Validator
+// checks and the simulator once failed (see scripts/dmtf-validate.sh, which
+// runs the validators themselves where they are available).
+
+// conformanceTargets are the services every conformance test runs
+// against: the generated fleet and each DMTF bundle.
+func conformanceTargets() map[string]Config {
+	out := map[string]Config{"generic": {Systems: 2}}
+	for _, b := range []string{"public-rackmount1", "public-bladed", "public-tower"} {
+		out[b] = Config{MockupDir: filepath.Join(mockupsDir, b)}
+	}
+	return out
+}
+
+// rawDo sends an unauthenticated request and returns status, headers and
+// body.
+func rawDo(t *testing.T, c *client, method, path string, hdr map[string]string) (int, http.Header, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, c.base+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, resp.Header, b
+}
+
+// TestODataDocumentsPublic: $metadata (XML with an EntityContainer) and
+// the OData service document are served without credentials (DSP0266 "OData
+// service and metadata document requests"), in both modes.
+func TestODataDocumentsPublic(t *testing.T) {
+	for name, cfg := range conformanceTargets() {
+		t.Run(name, func(t *testing.T) {
+			sim := startSim(t, cfg)
+			c := newClient(t, sim.URL())
+			st, hdr, body := rawDo(t, c, http.MethodGet, metadataPath, nil)
+			if st != http.StatusOK || !strings.HasPrefix(hdr.Get("Content-Type"), "application/xml") {
+				t.Fatalf("GET $metadata without credentials: %d %q", st, hdr.Get("Content-Type"))
+			}
+			var edmx struct {
+				Refs []struct {
+					URI string `xml:"Uri,attr"`
+				} `xml:"Reference"`
+				Containers []struct {
+					Name string `xml:"Name,attr"`
+				} `xml:"DataServices>Schema>EntityContainer"`
+			}
+			if err := xml.Unmarshal(body, &edmx); err != nil {
+				t.Fatalf("$metadata is not XML: %v", err)
+			}
+			if len(edmx.Containers) != 1 || len(edmx.Refs) == 0 {
+				t.Errorf("$metadata: %d EntityContainers, %d references", len(edmx.Containers), len(edmx.Refs))
+			}
+			if hdr.Get("Allow") != "GET, HEAD" {
+				t.Errorf("$metadata Allow %q", hdr.Get("Allow"))
+			}
+
+			c.user = ""
+			st, hdr, doc := c.do(http.MethodGet, v1+"/odata", nil, nil)
+			if st != http.StatusOK || !strings.HasPrefix(hdr.Get("Content-Type"), "application/json") {
+				t.Fatalf("GET odata without credentials: %d %q", st, hdr.Get("Content-Type"))
+			}
+			if getStr(doc, "@odata.context") != metadataPath {
+				t.Errorf("odata @odata.context %q", getStr(doc, "@odata.context"))
+			}
+			vals, _ := doc["value"].([]any)
+			urls := map[string]bool{}
+			for _, v := range vals {
+				urls[getStr(getObj(v), "url")] = true
+			}
+			if !urls[v1+"/"] || !urls[systemsPath] {
+				t.Errorf("odata value lacks the service root or Systems: %v", urls)
+			}
+		})
+	}
+}
+
+// TestODataVersionHeader: a request for an OData version other than 4.0 is
+// refused with 412 (DSP0266 "Request headers"); 4.0 or none is served.
+func TestODataVersionHeader(t *testing.T) {
+	for name, cfg := range conformanceTargets() {
+		t.Run(name, func(t *testing.T) {
+			sim := startSim(t, cfg)
+			c := newClient(t, sim.URL())
+			for _, tc := range []struct {
+				value string
+				want  int
+			}{{"", http.StatusOK}, {"4.0", http.StatusOK}, {"4.1", http.StatusPreconditionFailed}, {"3.0", http.StatusPreconditionFailed}} {
+				hdr := map[string]string{}
+				if tc.value != "" {
+					hdr["OData-Version"] = tc.value
+				}
+				st, rh, body := c.do(http.MethodGet, v1+"/", nil, hdr)
+				if st != tc.want {
+					t.Errorf("OData-Version %q: %d, want %d", tc.value, st, tc.want)
+				}
+				if tc.want == http.StatusPreconditionFailed && messageID(body) != registryPrefix+"HeaderInvalid" {
+					t.Errorf("OData-Version %q: MessageId %q", tc.value, messageID(body))
+				}
+				if rh.Get("OData-Version") != "4.0" {
+					t.Errorf("OData-Version %q: response OData-Version %q", tc.value, rh.Get("OData-Version"))
+				}
+			}
+		})
+	}
+}
+
+// TestResponseHeaders: GET and HEAD carry Allow (HEAD wherever GET is),
+// Cache-Control, and a Link rel=describedby naming the JSON schema of the
+// resource's own @odata.type version (DSP0266 "Response headers", "Link
+// header").
+func TestResponseHeaders(t *testing.T) {
+	sim := startSim(t, Config{Systems: 1})
+	c := newClient(t, sim.URL())
+	id := sim.SystemIDs()[0]
+	for _, tc := range []struct {
+		path, allow, typ string
+	}{
+		{v1 + "/", "GET, HEAD", "ServiceRoot.v1_11_0"},
+		{systemsPath, "GET, HEAD", "ComputerSystemCollection"},
+		{sim.SystemPath(id), "GET, HEAD, PATCH", "ComputerSystem.v1_20_0"},
+		{sessionsPath, "GET, HEAD, POST", "SessionCollection"},
+		{rolesPath + "/ReadOnly", "GET, HEAD", "Role.v1_2_1"},
+	} {
+		for _, method := range []string{http.MethodGet, http.MethodHead} {
+			st, hdr, body := c.do(method, tc.path, nil, nil)
+			if st != http.StatusOK {
+				t.Fatalf("%s %s: %d", method, tc.path, st)
+			}
+			if got := hdr.Get("Allow"); got != tc.allow {
+				t.Errorf("%s %s: Allow %q, want %q", method, tc.path, got, tc.allow)
+			}
+			if hdr.Get("Cache-Control") == "" {
+				t.Errorf("%s %s: no Cache-Control", method, tc.path)
+			}
+			want := "<" + schemaBase + tc.typ + ".json>; rel=describedby"
+			if got := hdr.Get("Link"); got != want {
+				t.Errorf("%s %s: Link %q, want %q", method, tc.path, got, want)
+			}
+			if method == http.MethodGet && !strings.Contains(getStr(body, "@odata.type"), tc.typ+".") {
+				t.Errorf("GET %s: @odata.type %q does not match the Link", tc.path, getStr(body, "@odata.type"))
+			}
+		}
+	}
+	// A refused method names the allowed ones too.
+	st, hdr, _ := c.do(http.MethodDelete, v1+"/", nil, nil)
+	if st != http.StatusMethodNotAllowed || hdr.Get("Allow") != "GET" {
+		t.Errorf("DELETE root: %d, Allow %q", st, hdr.Get("Allow"))
+	}
+}
+
+// TestPredefinedRoles: the account service lists Administrator, Operator and
+// ReadOnly with the privileges DSP0266 gives them, and none can be changed.
+func TestPredefinedRoles(t *testing.T) {
+	sim := startSim(t, Config{})
+	c := newClient(t, sim.URL())
+	root := c.get(v1 + "/")
+	if linkOf(root, "AccountService") != accountServicePath {
+		t.Fatalf("root AccountService link %v", root["AccountService"])
+	}
+	if linkOf(c.get(accountServicePath), "Roles") != rolesPath {
+		t.Fatal("no Roles link")
+	}
+	want := map[string]string{
+		"Administrator": "ConfigureComponents ConfigureManager ConfigureSelf ConfigureUsers Login",
+		"Operator":      "ConfigureComponents ConfigureSelf Login",
+		"ReadOnly":      "ConfigureSelf Login",
+	}
+	members := linksOf(c.get(rolesPath), "Members")
+	if len(members) != len(want) {
+		t.Fatalf("roles %v", members)
+	}
+	for _, p := range members {
+		r := c.get(p)
+		privs := getStrs(r, "AssignedPrivileges")
+		slices.Sort(privs)
+		if got := strings.Join(privs, " "); got != want[getStr(r, "Id")] || r["IsPredefined"] != true {
+			t.Errorf("%s: privileges %q, IsPredefined %v", p, got, r["IsPredefined"])
+		}
+		st, hdr, body := c.do(http.MethodPatch, p, map[string]any{"AssignedPrivileges": []string{"Login"}}, nil)
+		if st != http.StatusMethodNotAllowed || hdr.Get("Allow") != "GET" || messageID(body) != registryPrefix+"OperationNotAllowed" {
+			t.Errorf("PATCH %s: %d, Allow %q, %s", p, st, hdr.Get("Allow"), messageID(body))
+		}
+	}
+}
+
+// TestSessionCreateThroughMembers: a POST to the Members property of the
+// session collection creates a session, as one to the collection does
+// (DSP0266 "POST (create)"); other methods there are refused.
+func TestSessionCreateThroughMembers(t *testing.T) {
+	sim := startSim(t, Config{})
+	c := newClient(t, sim.URL())
+	c.user = ""
+	st, hdr, body := c.do(http.MethodPost, sessionsPath+"/Members", map[string]string{"UserName": "admin", "Password": "password"}, nil)
+	if st != http.StatusCreated || hdr.Get("X-Auth-Token") == "" || !strings.HasPrefix(hdr.Get("Location"), sessionsPath+"/") {
+		t.Fatalf("POST Sessions/Members: %d %v %v", st, hdr, body)
+	}
+	c.tok = hdr.Get("X-Auth-Token")
+	c.get(hdr.Get("Location"))
+	if st, _, _ := c.do(http.MethodGet, sessionsPath+"/Members", nil, nil); st != http.StatusMethodNotAllowed {
+		t.Errorf("GET Sessions/Members: %d, want 405", st)
+	}
+}
+
+// TestMetadataCoversNativeTypes crawls the generated fleet and checks that
+// $metadata references the schema namespace of every @odata.type served.
+func TestMetadataCoversNativeTypes(t *testing.T) {
+	sim := startSim(t, Config{})
+	c := newClient(t, sim.URL())
+	_, _, meta := rawDo(t, c, http.MethodGet, metadataPath, nil)
+	types := map[string]bool{}
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			if s, ok := x["@odata.type"].(string); ok {
+				types[s] = true
+			}
+			for _, c := range x {
+				walk(c)
+			}
+		case []any:
+			for _, c := range x {
+				walk(c)
+			}
+		}
+	}
+	// A session and an error body, which the crawl does not reach.
+	st, hdr, _ := c.do(http.MethodPost, sessionsPath, map[string]string{"UserName": "admin", "Password": "password"}, nil)
+	if st != http.StatusCreated {
+		t.Fatal(st)
+	}
+	walk(c.get(hdr.Get("Location")))
+	_, _, errBody := c.do(http.MethodGet, v1+"/nowhere", nil, nil)
+	walk(errBody)
+	for _, body := range crawl(t, c, nil) {
+		walk(body)
+	}
+	for typ := range types {
+		parts := strings.Split(strings.TrimPrefix(typ, "#"), ".")
+		ns := parts[0]
+		if len(parts) == 3 {
+			ns += "." + parts[1]
+		}
+		if !strings.Contains(string(meta), `<edmx:Include Namespace="`+ns+`"/>`) {
+			t.Errorf("$metadata does not include %s (for %s)", ns, typ)
+		}
+	}
+}
+
+// TestTLS serves the fleet and per-system ports over HTTPS with a generated
+// certificate: Basic authentication and session creation work there, and an
+// unreachable BMC still resets the connection.
+func TestTLS(t *testing.T) {
+	cert, err := SelfSignedCert("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := startSim(t, Config{Systems: 2, PortPerSystem: true, TLS: &tls.Config{Certificates: []tls.Certificate{cert}}})
+	if !strings.HasPrefix(sim.URL(), "https://") {
+		t.Fatalf("URL %q", sim.URL())
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert.Leaf)
+	newTLSClient := func(base string) *client {
+		c := newClient(t, base)
+		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+		t.Cleanup(tr.CloseIdleConnections)
+		c.hc = &http.Client{Transport: tr, Timeout: 10 * time.Second}
+		return c
+	}
+	ids := sim.SystemIDs()
+	for _, base := range []string{sim.URL(), sim.Endpoint(ids[0])} {
+		if !strings.HasPrefix(base, "https://127.0.0.1:") {
+			t.Fatalf("endpoint %q", base)
+		}
+		c := newTLSClient(base)
+		c.get(sim.SystemPath(ids[0])) // Basic over HTTPS
+		c.user = ""
+		st, hdr, _ := c.do(http.MethodPost, sessionsPath, map[string]string{"UserName": "admin", "Password": "password"}, nil)
+		if st != http.StatusCreated {
+			t.Fatalf("%s: session over HTTPS: %d", base, st)
+		}
+		c.tok = hdr.Get("X-Auth-Token")
+		c.get(sim.SystemPath(ids[0]))
+	}
+	// A plain-HTTP client gets no Redfish answer from a TLS port.
+	resp, err := http.Get(strings.Replace(sim.URL(), "https://", "http://", 1) + v1 + "/")
+	if err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			t.Error("plain HTTP answered 200 on the TLS port")
+		}
+	}
+	if err := sim.SetFault(ids[1], Fault{Unreachable: true}); err != nil {
+		t.Fatal(err)
+	}
+	c := newTLSClient(sim.Endpoint(ids[1]))
+	req, _ := http.NewRequest(http.MethodGet, c.base+v1+"/", nil)
+	if resp, err := c.hc.Do(req); err == nil {
+		resp.Body.Close()
+		t.Errorf("unreachable system over TLS answered %d", resp.StatusCode)
+	}
+}
