@@ -254,14 +254,11 @@ func renderAccounts(w *jw, rt route) string {
 	case kRoles:
 		head(w, roleCollectionType, rolesPath, etag)
 		w.kv("Name", "Role Collection")
-		w.key("Members@odata.count")
-		w.int(len(predefinedRoles))
-		w.key("Members")
-		w.arr()
-		for _, r := range predefinedRoles {
-			w.linkObj(rolesPath + "/" + r.id)
+		ids := make([]string, len(predefinedRoles))
+		for i, r := range predefinedRoles {
+			ids[i] = r.id
 		}
-		w.endArr()
+		members(w, rolesPath, ids)
 	default:
 		r := predefinedRoles[rt.item]
 		head(w, roleType, rolesPath+"/"+r.id, etag)
@@ -275,4 +272,16 @@ func renderAccounts(w *jw, rt route) string {
 	}
 	w.end()
 	return etag
+}
+
+// members writes Members@odata.count and Members, links to base/id.
+func members(w *jw, base string, ids []string) {
+	w.key("Members@odata.count")
+	w.int(len(ids))
+	w.key("Members")
+	w.arr()
+	for _, id := range ids {
+		w.linkObj(base + "/" + id)
+	}
+	w.endArr()
 }

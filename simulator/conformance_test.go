@@ -234,22 +234,7 @@ func TestMetadataCoversNativeTypes(t *testing.T) {
 	c := newClient(t, sim.URL())
 	_, _, meta := rawDo(t, c, http.MethodGet, metadataPath, nil)
 	types := map[string]bool{}
-	var walk func(v any)
-	walk = func(v any) {
-		switch x := v.(type) {
-		case map[string]any:
-			if s, ok := x["@odata.type"].(string); ok {
-				types[s] = true
-			}
-			for _, c := range x {
-				walk(c)
-			}
-		case []any:
-			for _, c := range x {
-				walk(c)
-			}
-		}
-	}
+	walk := func(v any) { odataTypes(v, types) }
 	// A session and an error body, which the crawl does not reach.
 	st, hdr, _ := c.do(http.MethodPost, sessionsPath, map[string]string{"UserName": "admin", "Password": "password"}, nil)
 	if st != http.StatusCreated {
@@ -325,5 +310,135 @@ func TestTLS(t *testing.T) {
 	if resp, err := c.hc.Do(req); err == nil {
 		resp.Body.Close()
 		t.Errorf("unreachable system over TLS answered %d", resp.StatusCode)
+	}
+}
+
+// TestMockupConformance pins the mockup-mode fixes DMTF's validators asked
+// for, on the rackmount bundle (which has all the cases): no
+// @Redfish.Copyright, the bundle's canned sessions and registry files
+// served, PATCH refused (with Allow to match) on types DMTF's schema marks
+// read-only and on predefined roles.
+func TestMockupConformance(t *testing.T) {
+	sim := startSim(t, Config{MockupDir: filepath.Join(mockupsDir, "public-rackmount1")})
+	c := newClient(t, sim.URL())
+	for _, p := range []string{v1 + "/", systemsPath, v1 + "/AccountService"} {
+		if _, ok := c.get(p)["@Redfish.Copyright"]; ok {
+			t.Errorf("GET %s serves @Redfish.Copyright", p)
+		}
+	}
+	// A link into the bundle's own sessions resolves, and the session
+	// collection lists the canned sessions beside the live ones.
+	link := linkOf(getObj(c.get(v1+"/AccountService/OutboundConnections/1"), "Links"), "Session")
+	if link != sessionsPath+"/1234567890ABCDEG" {
+		t.Fatalf("outbound connection's session link %q", link)
+	}
+	if s := c.get(link); getStr(s, "@odata.id") != link {
+		t.Errorf("canned session: %v", s)
+	}
+	if members := linksOf(c.get(sessionsPath), "Members"); !slices.Contains(members, link) {
+		t.Errorf("session collection %v lacks %s", members, link)
+	}
+	if st, _, _ := c.do(http.MethodDelete, link, nil, nil); st != http.StatusNoContent {
+		t.Errorf("DELETE canned session: %d", st)
+	}
+	if st, _, _ := c.do(http.MethodGet, link, nil, nil); st != http.StatusNotFound {
+		t.Errorf("canned session after DELETE: %d", st)
+	}
+	// The registry file a MessageRegistryFile's Location names.
+	loc, _ := c.get(v1 + "/Registries/Base.1.5.0")["Location"].([]any)
+	uri := getStr(getObj(loc[0]), "Uri")
+	if reg := c.get(uri); getStr(reg, "RegistryPrefix") != "Base" {
+		t.Errorf("GET %s: %v", uri, reg["Id"])
+	}
+	// Read-only by schema, and predefined roles: 405 with a matching Allow;
+	// an updatable type keeps PATCH.
+	for _, tc := range []struct {
+		path, allow string
+		status      int
+	}{
+		{systemsPath, "GET, HEAD", http.StatusMethodNotAllowed},
+		{v1 + "/Registries/Base.1.5.0", "GET, HEAD", http.StatusMethodNotAllowed},
+		{v1 + "/AccountService/Roles/ReadOnly", "GET, HEAD", http.StatusMethodNotAllowed},
+		{v1 + "/AccountService", "GET, HEAD, PATCH", http.StatusOK},
+	} {
+		_, hdr, _ := c.do(http.MethodGet, tc.path, nil, nil)
+		if hdr.Get("Allow") != tc.allow {
+			t.Errorf("GET %s: Allow %q, want %q", tc.path, hdr.Get("Allow"), tc.allow)
+		}
+		st, _, body := c.do(http.MethodPatch, tc.path, map[string]any{"Description": "x"}, nil)
+		if st != tc.status {
+			t.Errorf("PATCH %s: %d %s, want %d", tc.path, st, messageID(body), tc.status)
+		}
+	}
+	if privs := getStrs(c.get(v1+"/AccountService/Roles/ReadOnly"), "AssignedPrivileges"); slices.Contains(privs, "ConfigureUsers") {
+		t.Errorf("predefined role changed: %v", privs)
+	}
+}
+
+// TestQueryParameters: $expand, only and $top/$skip as the copied service
+// root advertises them; unknown $ parameters answer 501 and malformed values
+// 400; excerpt, not implemented, is no longer advertised.
+func TestQueryParameters(t *testing.T) {
+	sim := startSim(t, Config{MockupDir: filepath.Join(mockupsDir, "public-rackmount1")})
+	c := newClient(t, sim.URL())
+	pf := getObj(c.get(v1+"/"), "ProtocolFeaturesSupported")
+	if pf["ExcerptQuery"] != false || pf["OnlyMemberQuery"] != true || getObj(pf, "ExpandQuery") == nil {
+		t.Errorf("ProtocolFeaturesSupported %v", pf)
+	}
+	sysPath := sim.SystemPath(sim.SystemIDs()[0])
+	// only: a collection of one member is that member.
+	if got := getStr(c.get(systemsPath+"?only"), "@odata.id"); got != sysPath {
+		t.Errorf("Systems?only: @odata.id %q, want %q", got, sysPath)
+	}
+	// $expand=. expands members but not Links; ~ only Links.
+	coll := c.get(systemsPath + "?$expand=.")
+	members, _ := coll["Members"].([]any)
+	if len(members) != 1 || getStr(getObj(members[0]), "PowerState") == "" {
+		t.Fatalf("Systems?$expand=.: %v", coll["Members"])
+	}
+	chassis, _ := getObj(getObj(members[0]), "Links")["Chassis"].([]any)
+	if len(chassis) == 0 || len(getObj(chassis[0])) != 1 {
+		t.Errorf("$expand=. expanded Links: %v", chassis)
+	}
+	sys := c.get(sysPath + "?$expand=~")
+	chassis, _ = getObj(sys, "Links")["Chassis"].([]any)
+	if len(chassis) == 0 || getStr(getObj(chassis[0]), "ChassisType") == "" {
+		t.Errorf("$expand=~ did not expand Links.Chassis: %v", chassis)
+	}
+	if getStr(getObj(sys, "Bios"), "AttributeRegistry") != "" {
+		t.Errorf("$expand=~ expanded Bios outside Links")
+	}
+	// $levels=2 reaches a member of a member collection.
+	root := c.get(v1 + "/?$expand=.($levels=2)")
+	sysColl := getObj(root, "Systems")
+	m2, _ := sysColl["Members"].([]any)
+	if len(m2) != 1 || getStr(getObj(m2[0]), "PowerState") == "" {
+		t.Errorf("root ?$expand=.($levels=2): Systems %v", sysColl)
+	}
+	// $top/$skip page a collection with a nextLink.
+	regs := c.get(v1 + "/Registries")
+	if all, _ := regs["Members"].([]any); len(all) >= 1 {
+		page := c.get(v1 + "/Registries?$top=0")
+		if m, _ := page["Members"].([]any); len(m) != 0 || getStr(page, "Members@odata.nextLink") == "" {
+			t.Errorf("$top=0: %v", page)
+		}
+	}
+	for _, tc := range []struct {
+		query string
+		want  int
+		id    string
+	}{
+		{"?only=foo", http.StatusBadRequest, "QueryParameterValueFormatError"},
+		{"?$expand=x", http.StatusBadRequest, "QueryParameterValueFormatError"},
+		{"?$expand=*($levels=99)", http.StatusBadRequest, "QueryParameterValueFormatError"},
+		{"?$top=-1", http.StatusBadRequest, "QueryParameterValueFormatError"},
+		{"?$rpvunknown", http.StatusNotImplemented, "QueryNotSupported"},
+		{"?$select=Id", http.StatusNotImplemented, "QueryNotSupported"},
+		{"?unknownparam=1", http.StatusOK, ""},
+	} {
+		st, _, body := c.do(http.MethodGet, systemsPath+tc.query, nil, nil)
+		if st != tc.want || (tc.id != "" && messageID(body) != registryPrefix+tc.id) {
+			t.Errorf("GET Systems%s: %d %s, want %d %s", tc.query, st, messageID(body), tc.want, tc.id)
+		}
 	}
 }

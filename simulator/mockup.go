@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -42,6 +43,9 @@ type doc struct {
 	raw  []byte // rendered, @odata.etag included
 	etag string
 	xml  []byte // $metadata is XML
+	// readOnly: PATCH answers 405 (a type DMTF's schema does not let
+	// clients update, or a predefined role).
+	readOnly bool
 }
 
 // loadMockup reads a bundle; dir is the folder holding the service root's
@@ -60,10 +64,18 @@ func loadMockup(f *fleet, dir string) (*mockup, []*System, error) {
 			return err
 		}
 		name := d.Name()
-		if name != "index.json" && name != "index.xml" {
+		dir := filepath.Dir(p)
+		switch {
+		case name == "index.json", name == "index.xml":
+		case strings.HasSuffix(name, ".json") && name != "headers.json" && name != "time.json":
+			// A file the bundle ships beside its resources (a message
+			// registry a MessageRegistryFile's Location names) is served
+			// at its own path, as DMTF's Redfish-Mockup-Server does.
+			dir = p
+		default:
 			return nil
 		}
-		rel, err := filepath.Rel(base, filepath.Dir(p))
+		rel, err := filepath.Rel(base, dir)
 		if err != nil {
 			return err
 		}
@@ -83,11 +95,17 @@ func loadMockup(f *fleet, dir string) (*mockup, []*System, error) {
 		}
 		obj, err := decodeObject(b)
 		if err != nil {
+			if dir == p {
+				return nil // not a JSON object: not a resource
+			}
 			return fmt.Errorf("simulator: mockup %s: %w", p, err)
 		}
-		// A mockup's copyright annotation is allowed only in mockups
-		// (DSP0266); DMTF's Redfish-Mockup-Server strips it too.
-		delete(obj, "@Redfish.Copyright")
+		// The copyright annotation is allowed only in mockups and
+		// message registries (DSP0266); DMTF's Redfish-Mockup-Server
+		// strips it too.
+		if !typeIs(obj, "#MessageRegistry.") {
+			delete(obj, "@Redfish.Copyright")
+		}
 		m.docs[uri] = &doc{obj: obj}
 		return nil
 	})
@@ -104,6 +122,8 @@ func loadMockup(f *fleet, dir string) (*mockup, []*System, error) {
 		if d.obj != nil {
 			d.render()
 		}
+		d.readOnly = d.obj == nil || !typeUpdatable(getStr(d.obj, "@odata.type")) ||
+			(typeIs(d.obj, "#Role.") && d.obj["IsPredefined"] == true)
 	}
 	return m, m.systems, nil
 }
@@ -191,6 +211,21 @@ func (m *mockup) fixServiceRoot() {
 		root.obj["Links"] = links
 	}
 	links["Sessions"] = odataLink(sessionsPath)
+	// Advertise only the query parameters the simulator implements
+	// (query.go): $expand, only, $top/$skip are; excerpt, $select and
+	// $filter are not.
+	if pf := getObj(root.obj, "ProtocolFeaturesSupported"); pf != nil {
+		for _, k := range []string{"ExcerptQuery", "SelectQuery", "FilterQuery"} {
+			if _, ok := pf[k]; ok {
+				pf[k] = false
+			}
+		}
+		if eq := getObj(pf, "ExpandQuery"); eq != nil {
+			if n, err := strconv.Atoi(fmt.Sprint(eq["MaxLevels"])); err != nil || n > maxExpandLevels {
+				eq["MaxLevels"] = maxExpandLevels
+			}
+		}
+	}
 }
 
 // sortedDocPaths returns the document paths in order, so that loading is
@@ -556,7 +591,9 @@ func (m *mockup) resolve(scope *System, p string) route {
 	m.mu.RUnlock()
 	switch {
 	case ok && d.obj == nil:
-		return route{kind: kStatic, path: p, key: xmlKey}
+		return route{kind: kStaticRO, path: p, key: xmlKey}
+	case ok && d.readOnly:
+		return route{kind: kStaticRO, path: p}
 	case ok:
 		return route{kind: kStatic, path: p}
 	}
@@ -595,13 +632,16 @@ func (m *mockup) render(w *jw, rt route, scope *System) string {
 	case kVersion:
 		return renderVersion(w)
 	case kOData:
-		if d := m.docs[rt.path]; d != nil && d.obj != nil {
-			break // the bundle's own
-		}
 		m.mu.RLock()
-		entries := rootEntries(m.docs[v1].obj)
+		d, root := m.docs[rt.path], m.docs[v1]
+		var entries []odataEntry
+		if (d == nil || d.obj == nil) && root != nil {
+			entries = rootEntries(root.obj)
+		}
 		m.mu.RUnlock()
-		return renderODataDoc(w, entries)
+		if d == nil || d.obj == nil {
+			return renderODataDoc(w, entries)
+		} // else the bundle's own, below
 	case kSystem:
 		v := rt.sys.view()
 		return m.overlay(w, rt.path, etagOf('s', v.gen.system), func(o map[string]any) {
@@ -728,24 +768,8 @@ func (m *mockup) buildMetadata() []byte {
 		return d.xml
 	}
 	seen := map[string]bool{}
-	var walk func(v any)
-	walk = func(v any) {
-		switch x := v.(type) {
-		case map[string]any:
-			if t, ok := x["@odata.type"].(string); ok {
-				seen[t] = true
-			}
-			for _, c := range x {
-				walk(c)
-			}
-		case []any:
-			for _, c := range x {
-				walk(c)
-			}
-		}
-	}
 	for _, d := range m.docs {
-		walk(d.obj)
+		odataTypes(d.obj, seen)
 	}
 	types := sortedKeys(seen)
 	for _, t := range nativeTypes {
@@ -758,3 +782,62 @@ func (m *mockup) buildMetadata() []byte {
 
 // metadata returns the OData metadata document.
 func (m *mockup) metadata() []byte { return m.meta }
+
+// The bundle's canned sessions stay readable (other resources link to
+// them, as Links.Session of an outbound connection does) beside the live
+// ones: they are listed in the session collection and can be deleted.
+
+// cannedSessions returns the ids of the bundle's sessions still present.
+func (m *mockup) cannedSessions() []string {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	var ids []string
+	for p, d := range m.docs {
+		if id, ok := strings.CutPrefix(p, sessionsPath+"/"); ok && d.obj != nil && !strings.Contains(id, "/") {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// cannedSession returns a canned session's stored JSON and ETag.
+func (m *mockup) cannedSession(id string) (raw []byte, etag string, ok bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	d := m.docs[sessionsPath+"/"+id]
+	if d == nil || d.obj == nil {
+		return nil, "", false
+	}
+	return d.raw, d.etag, true
+}
+
+// dropCannedSession deletes a canned session; it reports whether it existed.
+func (m *mockup) dropCannedSession(id string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p := sessionsPath + "/" + id
+	if d := m.docs[p]; d == nil || d.obj == nil {
+		return false
+	}
+	delete(m.docs, p)
+	return true
+}
+
+// odataTypes adds every @odata.type found in v, nested ones included, to
+// seen.
+func odataTypes(v any, seen map[string]bool) {
+	switch x := v.(type) {
+	case map[string]any:
+		if t, ok := x["@odata.type"].(string); ok {
+			seen[t] = true
+		}
+		for _, c := range x {
+			odataTypes(c, seen)
+		}
+	case []any:
+		for _, c := range x {
+			odataTypes(c, seen)
+		}
+	}
+}

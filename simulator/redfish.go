@@ -51,6 +51,7 @@ const (
 	kRoles
 	kRole
 	kStatic        // mockup: a resource served as stored
+	kStaticRO      // mockup: a stored resource that cannot be changed
 	kStaticAction  // mockup: an action target without behaviour
 	kStaticMissing // mockup: a path under a known tree that does not exist
 )
@@ -334,7 +335,8 @@ func (h *handler) dispatch(w http.ResponseWriter, r *http.Request, rt route, bod
 		}
 	case kSession:
 		if r.Method == http.MethodDelete {
-			if !h.sim.sessions.remove(rt.key) {
+			cs, hasCanned := h.sim.model.(cannedSessions)
+			if !h.sim.sessions.remove(rt.key) && (!hasCanned || !cs.dropCannedSession(rt.key)) {
 				return h.writeError(w, errNotFound)
 			}
 			return h.writeNoContent(w)
@@ -342,6 +344,9 @@ func (h *handler) dispatch(w http.ResponseWriter, r *http.Request, rt route, bod
 	}
 	switch r.Method {
 	case http.MethodGet:
+		if r.URL.RawQuery != "" {
+			return h.writeQueried(w, r, rt)
+		}
 		return h.writeResource(w, rt, http.StatusOK)
 	case http.MethodPatch:
 		return h.patch(w, r, rt, body)
@@ -605,7 +610,7 @@ func (h *handler) writeResource(w http.ResponseWriter, rt route, status int) int
 	hd["Allow"] = allowHeader(rt.kind.methods())
 	hd["Cache-Control"] = hdrNoCache
 	hd["Odata-Version"] = hdrOData
-	if rt.kind == kMetadata || (rt.key == xmlKey && rt.kind == kStatic) {
+	if rt.kind == kMetadata || (rt.key == xmlKey && rt.kind == kStaticRO) {
 		var b []byte
 		if rt.kind == kMetadata {
 			b = h.sim.model.metadata()
@@ -621,30 +626,40 @@ func (h *handler) writeResource(w http.ResponseWriter, rt route, status int) int
 	bp := h.sim.bufs.Get().(*[]byte)
 	defer func() { h.sim.bufs.Put(bp) }()
 	jwr := jw{b: (*bp)[:0]}
-	var etag string
+	etag, ok := h.renderJSON(&jwr, rt)
+	*bp = jwr.b
+	if !ok {
+		return h.writeError(w, errNotFound)
+	}
+	return h.writeJSON(w, jwr.b, etag, status)
+}
+
+// renderJSON renders a JSON resource; ok is false when it is gone (an
+// ended session).
+func (h *handler) renderJSON(w *jw, rt route) (etag string, ok bool) {
 	switch rt.kind {
 	case kSessionService, kSessions, kSession:
-		var ok bool
-		etag, ok = h.renderSessions(&jwr, rt)
-		if !ok {
-			return h.writeError(w, errNotFound)
-		}
+		return h.renderSessions(w, rt)
 	case kAccountService, kRoles, kRole:
-		etag = renderAccounts(&jwr, rt)
-	default:
-		etag = h.sim.model.render(&jwr, rt, h.scope)
+		return renderAccounts(w, rt), true
 	}
-	*bp = jwr.b
+	return h.sim.model.render(w, rt, h.scope), true
+}
+
+// writeJSON writes a rendered resource with its ETag, Content-Type and Link
+// headers.
+func (h *handler) writeJSON(w http.ResponseWriter, b []byte, etag string, status int) int {
+	hd := w.Header()
 	hd["Content-Type"] = hdrJSON
-	if l := h.sim.links.header(jwr.b); l != nil {
+	if l := h.sim.links.header(b); l != nil {
 		hd["Link"] = l
 	}
 	if etag != "" {
 		hd["Etag"] = []string{etag}
 	}
-	hd["Content-Length"] = []string{strconv.Itoa(len(jwr.b))}
+	hd["Content-Length"] = []string{strconv.Itoa(len(b))}
 	w.WriteHeader(status)
-	_, _ = w.Write(jwr.b)
+	_, _ = w.Write(b)
 	return status
 }
 
@@ -703,25 +718,27 @@ func (h *handler) renderSessions(w *jw, rt route) (etag string, ok bool) {
 			c = h.scope.credentials()
 		}
 		ids := h.sim.sessions.list(c)
+		if cs, ok := h.sim.model.(cannedSessions); ok && h.scope == nil {
+			ids = append(ids, cs.cannedSessions()...)
+		}
 		etag := `"` + strconv.Itoa(len(ids)) + `"`
 		w.obj()
 		w.kv("@odata.type", "#SessionCollection.SessionCollection")
 		w.kv("@odata.id", sessionsPath)
 		w.kv("@odata.etag", etag)
 		w.kv("Name", "Session Collection")
-		w.key("Members@odata.count")
-		w.int(len(ids))
-		w.key("Members")
-		w.arr()
-		for _, id := range ids {
-			w.linkObj(sessionsPath + "/" + id)
-		}
-		w.endArr()
+		members(w, sessionsPath, ids)
 		w.end()
 		return etag, true
 	}
 	sess := h.sim.sessions.get(rt.key)
 	if sess == nil {
+		if cs, ok := h.sim.model.(cannedSessions); ok && h.scope == nil {
+			if raw, etag, ok := cs.cannedSession(rt.key); ok {
+				w.raw(raw)
+				return etag, true
+			}
+		}
 		return "", false
 	}
 	w.obj()
@@ -749,9 +766,18 @@ func methodAllowed(list, method string) bool {
 	return false
 }
 
+// cannedSessions is what a model with sessions of its own (a mockup
+// bundle's) offers beside the live session service.
+type cannedSessions interface {
+	cannedSessions() []string
+	cannedSession(id string) (raw []byte, etag string, ok bool)
+	dropCannedSession(id string) bool
+}
+
 // Interface guards.
 var (
-	_ http.Handler = (*handler)(nil)
-	_ model        = (*native)(nil)
-	_ model        = (*mockup)(nil)
+	_ cannedSessions = (*mockup)(nil)
+	_ http.Handler   = (*handler)(nil)
+	_ model          = (*native)(nil)
+	_ model          = (*mockup)(nil)
 )

@@ -21,25 +21,7 @@ import (
 // generated at start whose fingerprint the banner prints, and Basic
 // authentication and session creation work over it.
 func TestSimTLS(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		err := run(ctx, []string{"sim", "--listen", "127.0.0.1:0", "--tls"}, pw, io.Discard)
-		pw.CloseWithError(errors.New("sim returned"))
-		done <- err
-	}()
-	defer func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Error(err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("sim did not stop")
-		}
-	}()
+	pr := runSimCmd(t, "--listen", "127.0.0.1:0", "--tls")
 	urlRe := regexp.MustCompile(`listening on (https://127\.0\.0\.1:\d+) `)
 	fpRe := regexp.MustCompile(`SHA-256 fingerprint ([0-9a-f]{64})$`)
 	var base, fp string
@@ -101,4 +83,31 @@ func TestSimTLSUsageErrors(t *testing.T) {
 			t.Errorf("%v: %v, want a usage error", args, err)
 		}
 	}
+}
+
+// runSimCmd runs `bmc-agent sim args...` until the test ends and returns
+// its standard output.
+func runSimCmd(t *testing.T, args ...string) io.Reader {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := run(ctx, append([]string{"sim"}, args...), pw, io.Discard)
+		pw.CloseWithError(errors.New("sim returned"))
+		done <- err
+	}()
+	t.Cleanup(func() {
+		cancel()
+		go io.Copy(io.Discard, pr) // let the banner writer finish
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Error(err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("sim did not stop")
+		}
+	})
+	return pr
 }
