@@ -3,9 +3,11 @@ package simulator
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/xml"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -440,5 +442,118 @@ func TestQueryParameters(t *testing.T) {
 		if st != tc.want || (tc.id != "" && messageID(body) != registryPrefix+tc.id) {
 			t.Errorf("GET Systems%s: %d %s, want %d %s", tc.query, st, messageID(body), tc.want, tc.id)
 		}
+	}
+}
+
+// TestForceRestartWhenOff: ForceRestart of a system that is off powers it on
+// and boots it; GracefulRestart of it does nothing (no OS to restart).
+func TestForceRestartWhenOff(t *testing.T) {
+	sim := startSim(t, Config{Systems: 2})
+	c := newClient(t, sim.URL())
+	ids := sim.SystemIDs()
+	for _, tc := range []struct {
+		id, reset string
+		want      PowerState
+		boots     int
+	}{{ids[0], "ForceRestart", PowerOn, 1}, {ids[1], "GracefulRestart", PowerOff, 0}} {
+		st, _, body := c.do(http.MethodPost, sim.SystemPath(tc.id)+"/Actions/ComputerSystem.Reset", map[string]string{"ResetType": tc.reset}, nil)
+		if st != http.StatusNoContent {
+			t.Fatalf("%s: %d %s", tc.reset, st, messageID(body))
+		}
+		got := PowerState(getStr(c.get(sim.SystemPath(tc.id)), "PowerState"))
+		if got != tc.want || sim.System(tc.id).BootedFrom().Count != tc.boots {
+			t.Errorf("%s of an off system: PowerState %s, boots %d; want %s, %d", tc.reset, got, sim.System(tc.id).BootedFrom().Count, tc.want, tc.boots)
+		}
+	}
+}
+
+// TestUefiHttpWithHttpBootUri: a native system offers UefiHttp together with
+// the HttpBootUri it boots, which PATCH sets and the next boot uses (a
+// mockup system whose Boot has no HttpBootUri is not offered UefiHttp: see
+// TestMockupActionInfoAndEmptySlot).
+func TestUefiHttpWithHttpBootUri(t *testing.T) {
+	sim := startSim(t, Config{})
+	c := newClient(t, sim.URL())
+	id := sim.SystemIDs()[0]
+	p := sim.SystemPath(id)
+	boot := getObj(c.get(p), "Boot")
+	if _, ok := boot["HttpBootUri"]; !ok || !slices.Contains(getStrs(boot, "BootSourceOverrideTarget@Redfish.AllowableValues"), "UefiHttp") {
+		t.Fatalf("Boot %v", boot)
+	}
+	const uri = "http://127.0.0.1:8080/boot.efi"
+	st, _, body := c.do(http.MethodPatch, p, map[string]any{"Boot": map[string]any{
+		"BootSourceOverrideTarget": "UefiHttp", "BootSourceOverrideEnabled": "Once", "HttpBootUri": uri}}, nil)
+	if st != http.StatusOK || getStr(getObj(body, "Boot"), "HttpBootUri") != uri {
+		t.Fatalf("PATCH HttpBootUri: %d %v", st, body["Boot"])
+	}
+	if st, _, _ := c.do(http.MethodPost, p+"/Actions/ComputerSystem.Reset", map[string]string{"ResetType": "On"}, nil); st != http.StatusNoContent {
+		t.Fatal(st)
+	}
+	if b := sim.System(id).BootedFrom(); b.Device != BootUefiHTTP || b.Image != uri {
+		t.Errorf("booted %+v, want UefiHttp from %s", b, uri)
+	}
+	if st, _, body := c.do(http.MethodPatch, p, map[string]any{"Boot": map[string]any{"HttpBootUri": nil}}, nil); st != http.StatusOK || getObj(body, "Boot")["HttpBootUri"] != nil {
+		t.Errorf("PATCH HttpBootUri null: %d %v", st, body["Boot"])
+	}
+
+}
+
+// TestMockupActionInfoAndEmptySlot: a bundle that keeps the reset types in
+// an ActionInfo resource (as Supermicro and OpenBMC captures do) has them
+// enforced, and a virtual media slot with Inserted: false is empty whatever
+// its Image says.
+func TestMockupActionInfoAndEmptySlot(t *testing.T) {
+	dir := t.TempDir()
+	write := func(p string, v map[string]any) {
+		full := filepath.Join(dir, p, "index.json")
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(v)
+		if err := os.WriteFile(full, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link := func(p string) map[string]any { return map[string]any{"@odata.id": p} }
+	const sys = v1 + "/Systems/1"
+	write("", map[string]any{"@odata.type": "#ServiceRoot.v1_5_0.ServiceRoot", "@odata.id": v1 + "/", "Id": "RootService", "Systems": link(systemsPath)})
+	write("Systems", map[string]any{"@odata.type": "#ComputerSystemCollection.ComputerSystemCollection", "@odata.id": systemsPath,
+		"Members": []any{link(sys)}, "Members@odata.count": 1})
+	write("Systems/1", map[string]any{"@odata.type": "#ComputerSystem.v1_5_0.ComputerSystem", "@odata.id": sys, "Id": "1", "PowerState": "Off",
+		"VirtualMedia": link(sys + "/VirtualMedia"),
+		"Actions": map[string]any{"#ComputerSystem.Reset": map[string]any{
+			"target": sys + "/Actions/ComputerSystem.Reset", "@Redfish.ActionInfo": sys + "/ResetActionInfo"}}})
+	write("Systems/1/ResetActionInfo", map[string]any{"@odata.type": "#ActionInfo.v1_1_2.ActionInfo", "@odata.id": sys + "/ResetActionInfo", "Id": "ResetActionInfo",
+		"Parameters": []any{map[string]any{"Name": "ResetType", "Required": true, "DataType": "String", "AllowableValues": []string{"On", "ForceOff"}}}})
+	write("Systems/1/VirtualMedia", map[string]any{"@odata.type": "#VirtualMediaCollection.VirtualMediaCollection", "@odata.id": sys + "/VirtualMedia",
+		"Members": []any{link(sys + "/VirtualMedia/CD1")}, "Members@odata.count": 1})
+	write("Systems/1/VirtualMedia/CD1", map[string]any{"@odata.type": "#VirtualMedia.v1_3_0.VirtualMedia", "@odata.id": sys + "/VirtualMedia/CD1", "Id": "CD1",
+		"MediaTypes": []string{"CD", "DVD"}, "Image": "http://192.0.2.1/last.iso", "Inserted": false})
+
+	sim := startSim(t, Config{MockupDir: dir})
+	c := newClient(t, sim.URL())
+	got := c.get(sys)
+	if targets := getStrs(getObj(got, "Boot"), "BootSourceOverrideTarget@Redfish.AllowableValues"); len(targets) == 0 || slices.Contains(targets, "UefiHttp") {
+		t.Errorf("boot targets %v: want some, UefiHttp not among them without HttpBootUri", targets)
+	}
+	reset := getObj(got, "Actions", "#ComputerSystem.Reset")
+	if _, inline := reset["ResetType@Redfish.AllowableValues"]; inline || getStr(reset, "@Redfish.ActionInfo") == "" {
+		t.Errorf("reset action %v: want the ActionInfo link and no inline values", reset)
+	}
+	target := sys + "/Actions/ComputerSystem.Reset"
+	st, _, body := c.do(http.MethodPost, target, map[string]string{"ResetType": "ForceRestart"}, nil)
+	if st != http.StatusBadRequest || messageID(body) != registryPrefix+"ActionParameterValueNotInList" {
+		t.Errorf("ForceRestart outside the ActionInfo: %d %s", st, messageID(body))
+	}
+	if st, _, _ := c.do(http.MethodPost, target, map[string]string{"ResetType": "On"}, nil); st != http.StatusNoContent {
+		t.Errorf("On: %d", st)
+	}
+	vm := c.get(sys + "/VirtualMedia/CD1")
+	if vm["Image"] != nil || vm["Inserted"] != false {
+		t.Errorf("slot with Inserted false: Image %v Inserted %v", vm["Image"], vm["Inserted"])
+	}
+	st, _, body = c.do(http.MethodPost, sys+"/VirtualMedia/CD1/Actions/VirtualMedia.InsertMedia", map[string]string{"Image": "http://192.0.2.1/new.iso"}, nil)
+	if st != http.StatusNoContent {
+		t.Errorf("InsertMedia into the empty slot: %d %s", st, messageID(body))
 	}
 }

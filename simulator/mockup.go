@@ -288,7 +288,7 @@ func (m *mockup) addSystem(f *fleet, p string, obj map[string]any) {
 	}
 	spec := &systemSpec{defaultBoot: BootHdd, biosDefaults: map[string]any{}}
 	reset := getObj(obj, "Actions", "#ComputerSystem.Reset")
-	for _, t := range getStrs(reset, "ResetType@Redfish.AllowableValues") {
+	for _, t := range m.allowable(reset, "ResetType") {
 		spec.resetTypes = append(spec.resetTypes, ResetType(t))
 	}
 	if len(spec.resetTypes) == 0 {
@@ -299,7 +299,13 @@ func (m *mockup) addSystem(f *fleet, p string, obj map[string]any) {
 		spec.bootSources = append(spec.bootSources, BootSource(t))
 	}
 	if len(spec.bootSources) == 0 {
-		spec.bootSources = allBootSources
+		// UefiHttp only where the system has the HttpBootUri to boot.
+		_, httpURI := boot["HttpBootUri"]
+		for _, b := range allBootSources {
+			if b != BootUefiHTTP || httpURI {
+				spec.bootSources = append(spec.bootSources, b)
+			}
+		}
 	}
 	if bios := m.docs[linkOf(obj, "Bios")]; bios != nil && bios.obj != nil {
 		if attrs := getObj(bios.obj, "Attributes"); attrs != nil {
@@ -320,6 +326,7 @@ func (m *mockup) addSystem(f *fleet, p string, obj map[string]any) {
 	if v := BootMode(getStr(boot, "BootSourceOverrideMode")); v == BootModeLegacy {
 		sys.boot.Mode = v
 	}
+	sys.boot.HTTPBootURI = getStr(boot, "HttpBootUri")
 	if led := IndicatorLED(getStr(obj, "IndicatorLED")); allowedIn(led, []IndicatorLED{LEDLit, LEDBlinking, LEDOff}) {
 		sys.led = led
 	}
@@ -329,7 +336,8 @@ func (m *mockup) addSystem(f *fleet, p string, obj map[string]any) {
 
 	// The Reset action, added where missing.
 	reset, target := ensureAction(obj, "#ComputerSystem.Reset", p+"/Actions/ComputerSystem.Reset")
-	if _, ok := reset["ResetType@Redfish.AllowableValues"]; !ok {
+	_, inline := reset["ResetType@Redfish.AllowableValues"]
+	if _, info := reset["@Redfish.ActionInfo"]; !inline && !info {
 		reset["ResetType@Redfish.AllowableValues"] = spec.resetTypes
 	}
 	m.routes[target] = route{kind: kReset, sys: sys}
@@ -445,9 +453,11 @@ func (m *mockup) addMedia(sys *System, paths []string) {
 		types := getStrs(obj, "MediaTypes")
 		spec.devices = append(spec.devices, deviceSpec{id: id, name: getStr(obj, "Name"), mediaTypes: types, boots: bootsOf(types)})
 		ms := mediaState{writeProtected: true}
-		if img := getStr(obj, "Image"); img != "" {
-			ms.image = img
-			ms.inserted, _ = obj["Inserted"].(bool)
+		// A slot that says Inserted: false is empty whatever Image says:
+		// vendor captures keep the last image's URL there.
+		inserted, ok := obj["Inserted"].(bool)
+		if img := getStr(obj, "Image"); img != "" && (inserted || !ok) {
+			ms.image, ms.inserted = img, true
 			if wp, ok := obj["WriteProtected"].(bool); ok {
 				ms.writeProtected = wp
 			}
@@ -654,6 +664,12 @@ func (m *mockup) render(w *jw, rt route, scope *System) string {
 			boot["BootSourceOverrideTarget"] = v.boot.Target
 			boot["BootSourceOverrideEnabled"] = v.boot.Enabled
 			boot["BootSourceOverrideMode"] = v.boot.Mode
+			if _, ok := boot["HttpBootUri"]; ok {
+				boot["HttpBootUri"] = nil
+				if v.boot.HTTPBootURI != "" {
+					boot["HttpBootUri"] = v.boot.HTTPBootURI
+				}
+			}
 			boot["BootSourceOverrideTarget@Redfish.AllowableValues"] = rt.sys.spec.bootSources
 			o["Boot"] = boot
 		})
@@ -840,4 +856,25 @@ func odataTypes(v any, seen map[string]bool) {
 			odataTypes(c, seen)
 		}
 	}
+}
+
+// allowable returns the allowable values of an action parameter: inline
+// (param@Redfish.AllowableValues) or, as many BMCs keep them, in the
+// ActionInfo resource that @Redfish.ActionInfo names (its Parameters entry
+// of that Name).
+func (m *mockup) allowable(action map[string]any, param string) []string {
+	if vs := getStrs(action, param+"@Redfish.AllowableValues"); len(vs) > 0 {
+		return vs
+	}
+	info := m.docs[cleanPath(getStr(action, "@Redfish.ActionInfo"))]
+	if info == nil || info.obj == nil {
+		return nil
+	}
+	params, _ := info.obj["Parameters"].([]any)
+	for _, p := range params {
+		if po := getObj(p); getStr(po, "Name") == param {
+			return getStrs(po, "AllowableValues")
+		}
+	}
+	return nil
 }

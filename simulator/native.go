@@ -445,6 +445,13 @@ func (m *native) renderSystem(w *jw, sys *System) string {
 	w.key("BootSourceOverrideTarget@Redfish.AllowableValues")
 	strs(w, sys.spec.bootSources)
 	w.kv("BootSourceOverrideMode", string(v.boot.Mode))
+	// UefiHttp is offered with the URI it boots (ComputerSystem v1_9_0).
+	w.key("HttpBootUri")
+	if v.boot.HTTPBootURI == "" {
+		w.null()
+	} else {
+		w.str(v.boot.HTTPBootURI)
+	}
 	w.key("BootSourceOverrideMode@Redfish.AllowableValues")
 	strs(w, []BootMode{BootModeUEFI, BootModeLegacy})
 	w.end()

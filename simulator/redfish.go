@@ -473,6 +473,12 @@ func patchSystem(sys *System, props map[string]json.RawMessage) error {
 					dst = (*string)(&boot.Enabled)
 				case "BootSourceOverrideMode":
 					dst = (*string)(&boot.Mode)
+				case "HttpBootUri":
+					boot.HTTPBootURI = new(string)
+					if string(bv) == "null" {
+						continue
+					}
+					dst = boot.HTTPBootURI
 				default:
 					return errPropertyUnknown("Boot/" + bk)
 				}
