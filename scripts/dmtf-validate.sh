@@ -154,7 +154,7 @@ for t in "${targets[@]}"; do
 	own=$out/$t/fails
 	if [ "$t" != generic ]; then
 		dport=$(freeport)
-		(cd "$tmp" && $py "${dir[Redfish-Mockup-Server]}/redfishMockupServer.py" -H 127.0.0.1 -p "$dport" -S -D "$mockups/$t" \
+		(cd "$tmp" && exec $py "${dir[Redfish-Mockup-Server]}/redfishMockupServer.py" -H 127.0.0.1 -p "$dport" -S -D "$mockups/$t" \
 			-s --cert "$tmp/cert.pem" --key "$tmp/key.pem" >"$tmp/dmtf-$t.log" 2>&1) &
 		pids+=($!)
 		waitup "$dport"
