@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -13,6 +14,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stmcginnis/gofish"
+	"github.com/stmcginnis/gofish/redfish"
 )
 
 // These tests pin, with raw HTTP, what DMTF's Redfish Protocol Validator
@@ -296,6 +300,22 @@ func TestTLS(t *testing.T) {
 		c.tok = hdr.Get("X-Auth-Token")
 		c.get(sim.SystemPath(ids[0]))
 	}
+	// gofish logs in with a session over HTTPS and drives a reset.
+	gc, err := gofish.ConnectContext(context.Background(), gofish.ClientConfig{
+		Endpoint: sim.URL(), Username: "admin", Password: "password",
+		HTTPClient: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}},
+	})
+	if err != nil {
+		t.Fatalf("gofish over TLS: %v", err)
+	}
+	defer gc.HTTPClient.CloseIdleConnections()
+	defer gc.Logout()
+	if err := gofishSystem(t, gc, sim.SystemPath(ids[0])).Reset(redfish.OnResetType); err != nil {
+		t.Fatalf("gofish Reset over TLS: %v", err)
+	}
+	if sim.System(ids[0]).PowerState() != PowerOn {
+		t.Error("gofish Reset On over TLS did not power on")
+	}
 	// A plain-HTTP client gets no Redfish answer from a TLS port.
 	resp, err := http.Get(strings.Replace(sim.URL(), "https://", "http://", 1) + v1 + "/")
 	if err == nil {
@@ -504,16 +524,7 @@ func TestUefiHttpWithHttpBootUri(t *testing.T) {
 // its Image says.
 func TestMockupActionInfoAndEmptySlot(t *testing.T) {
 	dir := t.TempDir()
-	write := func(p string, v map[string]any) {
-		full := filepath.Join(dir, p, "index.json")
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		b, _ := json.Marshal(v)
-		if err := os.WriteFile(full, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(p string, v map[string]any) { writeBundleFile(t, dir, p, v) }
 	link := func(p string) map[string]any { return map[string]any{"@odata.id": p} }
 	const sys = v1 + "/Systems/1"
 	write("", map[string]any{"@odata.type": "#ServiceRoot.v1_5_0.ServiceRoot", "@odata.id": v1 + "/", "Id": "RootService", "Systems": link(systemsPath)})
@@ -555,5 +566,22 @@ func TestMockupActionInfoAndEmptySlot(t *testing.T) {
 	st, _, body = c.do(http.MethodPost, sys+"/VirtualMedia/CD1/Actions/VirtualMedia.InsertMedia", map[string]string{"Image": "http://192.0.2.1/new.iso"}, nil)
 	if st != http.StatusNoContent {
 		t.Errorf("InsertMedia into the empty slot: %d %s", st, messageID(body))
+	}
+}
+
+// writeBundleFile stores v as the index.json of resource p (relative to the
+// service root) in a mockup bundle rooted at dir.
+func writeBundleFile(t *testing.T, dir, p string, v any) {
+	t.Helper()
+	full := filepath.Join(dir, p, "index.json")
+	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(full, b, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
