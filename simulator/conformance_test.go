@@ -445,6 +445,20 @@ func TestQueryParameters(t *testing.T) {
 			t.Errorf("$top=0: %v", page)
 		}
 	}
+	// The generated fleet understands and advertises the same.
+	nsim := startSim(t, Config{})
+	nc := newClient(t, nsim.URL())
+	if npf := getObj(nc.get(v1+"/"), "ProtocolFeaturesSupported"); npf["OnlyMemberQuery"] != true || getObj(npf, "ExpandQuery")["Levels"] != true {
+		t.Errorf("native ProtocolFeaturesSupported %v", npf)
+	}
+	nid := nsim.SystemIDs()[0]
+	if got := getStr(nc.get(systemsPath+"?only"), "@odata.id"); got != nsim.SystemPath(nid) {
+		t.Errorf("native Systems?only: %q", got)
+	}
+	procs, _ := nc.get(nsim.SystemPath(nid) + "/Processors?$expand=.")["Members"].([]any)
+	if len(procs) != 2 || getStr(getObj(procs[0]), "ProcessorType") != "CPU" {
+		t.Errorf("native Processors?$expand=.: %v", procs)
+	}
 	for _, tc := range []struct {
 		query string
 		want  int

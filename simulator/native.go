@@ -355,6 +355,7 @@ func renderRoot(w *jw) string {
 	w.link("Chassis", chassisPath)
 	w.link("SessionService", sessionServicePath)
 	w.link("AccountService", accountServicePath)
+	protocolFeatures(w)
 	w.key("Links")
 	w.obj()
 	w.link("Sessions", sessionsPath)

@@ -221,3 +221,27 @@ func (h *handler) expand(v any, kind byte, levels int) {
 	}
 	walk(v, false)
 }
+
+// protocolFeatures writes the native service root's
+// ProtocolFeaturesSupported: what parseQuery implements ($top/$skip too,
+// but TopSkipQuery needs a newer ServiceRoot than v1_11_0).
+func protocolFeatures(w *jw) {
+	w.key("ProtocolFeaturesSupported")
+	w.obj()
+	w.key("ExpandQuery")
+	w.obj()
+	for _, k := range []string{"ExpandAll", "Levels", "Links", "NoLinks"} {
+		w.key(k)
+		w.bool(true)
+	}
+	w.key("MaxLevels")
+	w.int(maxExpandLevels)
+	w.end()
+	w.key("OnlyMemberQuery")
+	w.bool(true)
+	for _, k := range []string{"ExcerptQuery", "SelectQuery", "FilterQuery"} {
+		w.key(k)
+		w.bool(false)
+	}
+	w.end()
+}
