@@ -236,7 +236,20 @@ func TestSessionCreateThroughMembers(t *testing.T) {
 // TestMetadataCoversNativeTypes crawls the generated fleet and checks that
 // $metadata references the schema namespace of every @odata.type served.
 func TestMetadataCoversNativeTypes(t *testing.T) {
-	sim := startSim(t, Config{})
+	// The generic fleet, and one system of every vendor profile: profiles
+	// serve resources of their own (ActionInfo, Settings) that the generic
+	// fleet never shows.
+	var mix []ProfileShare
+	for _, p := range Profiles() {
+		mix = append(mix, ProfileShare{Name: p.Name, Weight: 1})
+	}
+	for name, cfg := range map[string]Config{"generic": {}, "profiles": {Systems: len(mix), ProfileMix: mix}} {
+		t.Run(name, func(t *testing.T) { metadataCovers(t, cfg) })
+	}
+}
+
+func metadataCovers(t *testing.T, cfg Config) {
+	sim := startSim(t, cfg)
 	c := newClient(t, sim.URL())
 	_, _, meta := rawDo(t, c, http.MethodGet, metadataPath, nil)
 	types := map[string]bool{}

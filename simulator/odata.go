@@ -50,6 +50,7 @@ var nativeTypes = []string{
 	"#VirtualMediaCollection.VirtualMediaCollection",
 	"#VirtualMedia.v1_4_0.VirtualMedia",
 	"#Message.v1_1_1.Message",
+	"#ActionInfo.v1_1_2.ActionInfo", // reset types of the profiles that keep them apart (profile.go)
 	accountServiceType, roleCollectionType, roleType,
 	"#SessionService.v1_1_8.SessionService",
 	"#SessionCollection.SessionCollection",
