@@ -50,6 +50,10 @@ type Config struct {
 	// outcome of background work while the database is unavailable;
 	// default 30s.
 	SettleTimeout time.Duration
+	// Lease, if set, is the agent's membership lease: without it held, no
+	// task is acquired, spawned work is cancelled and mutating driver calls
+	// are refused (see lease.go). Nil: no such check.
+	Lease Lease
 }
 
 // Manager acquires tasks and runs their background work. It is safe for
@@ -98,6 +102,7 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.SettleTimeout <= 0 {
 		cfg.SettleTimeout = 30 * time.Second
 	}
+	cfg = cfg.withLeaseGuard()
 	base, cancel := context.WithCancelCause(context.Background())
 	return &Manager{cfg: cfg, log: cfg.Logger, pool: newPool(cfg.Workers), base: base, cancelBase: cancel,
 		held: map[string]int{}, orphans: map[string]string{}, sweeping: map[string]bool{}}, nil
@@ -138,8 +143,12 @@ func NodeOnly() Option { return func(o *options) { o.nodeOnly = true } }
 // must Release it. An exclusive task waits for a held lock per the lock
 // policy and then fails with a *lock.LockedError; a missing node is an error
 // matching store.ErrNotFound; an unknown driver one matching
-// drivers.ErrUnknownDriver.
+// drivers.ErrUnknownDriver; without the Lease held one matching
+// ErrLeaseLost.
 func (m *Manager) Acquire(ctx context.Context, ident string, opts ...Option) (*Task, error) {
+	if err := m.checkLease(); err != nil {
+		return nil, err
+	}
 	o := options{purpose: "unspecified"}
 	for _, opt := range opts {
 		opt(&o)

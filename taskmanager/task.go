@@ -216,6 +216,9 @@ func (t *Task) UpgradeLock(ctx context.Context, purpose string) error {
 	if !t.Shared() {
 		return nil
 	}
+	if err := t.m.checkLease(); err != nil {
+		return err
+	}
 	if err := t.m.hold(t.id, purpose); err != nil {
 		return err
 	}
@@ -372,7 +375,9 @@ func (t *Task) run(fn Work) {
 				t.Log().Error("background work panicked", "panic", r, "stack", string(debug.Stack()))
 			}
 		}()
-		return fn(t.m.base, t)
+		ctx, cancel := t.m.leaseContext(t.m.base)
+		defer cancel()
+		return fn(ctx, t)
 	}()
 	if err == nil {
 		t.Log().Debug("background work done", "took", time.Since(start))
