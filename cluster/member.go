@@ -254,3 +254,12 @@ func (m *Member) Alive(ctx context.Context) ([]store.Agent, error) {
 	}
 	return out, nil
 }
+
+// RecoverFunc adapts a function to Recoverer, for a Recoverer built after
+// the Member (the task manager needs the Member's Lease).
+type RecoverFunc func(ctx context.Context, timeout time.Duration) ([]string, error)
+
+// RecoverStale implements Recoverer.
+func (f RecoverFunc) RecoverStale(ctx context.Context, timeout time.Duration) ([]string, error) {
+	return f(ctx, timeout)
+}

@@ -279,6 +279,9 @@ func (m *Manager) orphan(node, why string, held bool) {
 // nodes it released; an orphan it could not handle stays for the next
 // sweep.
 func (m *Manager) sweepOrphans(ctx context.Context) ([]string, error) {
+	if err := m.checkLease(); err != nil {
+		return nil, err // the locks may not be this agent's any more
+	}
 	m.mu.Lock()
 	todo := map[string]string{}
 	for id, why := range m.orphans {

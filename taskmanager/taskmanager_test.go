@@ -33,6 +33,7 @@ type envOpts struct {
 	workers int
 	policy  lock.Policy
 	dsn     string
+	lease   taskmanager.Lease
 }
 
 func newEnv(t *testing.T, o envOpts) *env {
@@ -57,6 +58,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 	}
 	tm, err := taskmanager.New(taskmanager.Config{
 		AgentID: o.agent, Store: db, Locker: lock.NewLocker(db, o.policy, nil), Drivers: reg, Workers: o.workers,
+		Lease: o.lease,
 	})
 	if err != nil {
 		t.Fatal(err)
