@@ -13,7 +13,9 @@ const (
 	margin  = 15 * time.Second
 )
 
-func testLease(c Clock) *Lease { return newLease(c, "a1", timeout, margin, slog.New(slog.DiscardHandler)) }
+func testLease(c Clock) *Lease {
+	return newLease(c, "a1", timeout, margin, slog.New(slog.DiscardHandler))
+}
 
 func leaseErr(t *testing.T, l *Lease) *LeaseError {
 	t.Helper()
