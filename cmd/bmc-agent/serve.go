@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/bmc-agent/bmc-agent/api"
@@ -132,6 +133,7 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	c.group = strings.ToLower(c.group) // as the API stores a node's conductor_group
 	if c.agentID == "" {
 		return &usageError{errors.New("--agent-id is empty and the hostname is unknown")}
 	}
@@ -209,7 +211,7 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 		}
 	}
 
-	apiHandler, err := api.New(api.Config{Store: db, Tasks: tm, Drivers: reg, HeartbeatTimeout: c.hbTimeout, Logger: log})
+	apiHandler, err := api.New(api.Config{Store: db, Tasks: tm, Drivers: reg, HeartbeatTimeout: c.hbTimeout, Group: c.group, Logger: log})
 	if err != nil {
 		return err
 	}
