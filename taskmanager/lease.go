@@ -11,9 +11,9 @@ import (
 
 // ErrLeaseLost: the agent cannot prove that the other agents still count
 // it alive (its heartbeat has not reached the database for nearly the
-// heartbeat timeout), so it takes no new task, cancels its running work and
-// refuses every mutating driver call before any BMC I/O, until a heartbeat
-// reaches the database again. The request may be retried later or sent to
+// heartbeat timeout), so it takes no new task, cancels its running work,
+// refuses every mutating driver call before any BMC I/O and writes no
+// task's node (Save, Settle), until a heartbeat reaches the database again. The request may be retried later or sent to
 // another agent (HTTP 503).
 var ErrLeaseLost = errors.New("this agent takes no work now")
 
@@ -27,6 +27,11 @@ type Lease interface {
 	// when the lease held now ends; cancelled already if none is held.
 	Context() context.Context
 }
+
+// whyLeaseLost is last_error's reason for an operation whose outcome was
+// not recorded because its agent had lost its lease: the node may be
+// another agent's by then, so the agent writes nothing to it.
+const whyLeaseLost = "its agent lost its lease (no heartbeat reached the database in time), so it recorded nothing"
 
 // leaseLost wraps the lease's reason in ErrLeaseLost.
 func leaseLost(err error) error { return fmt.Errorf("%w: %w", ErrLeaseLost, err) }

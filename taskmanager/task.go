@@ -247,6 +247,9 @@ func (t *Task) Save(ctx context.Context) error {
 	if t.Released() {
 		return ErrReleased
 	}
+	if err := t.m.checkLease(); err != nil {
+		return err
+	}
 	return t.m.cfg.Store.UpdateNode(ctx, t.node)
 }
 
@@ -260,6 +263,10 @@ func (t *Task) Save(ctx context.Context) error {
 func (t *Task) Settle(ctx context.Context) error {
 	if t.Released() {
 		return ErrReleased
+	}
+	if err := t.m.checkLease(); err != nil {
+		t.unsettled = whyLeaseLost // the lock may be another agent's now
+		return err
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), t.m.cfg.SettleTimeout)
 	defer cancel()
