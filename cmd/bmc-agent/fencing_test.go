@@ -191,8 +191,12 @@ func stallScenario(t *testing.T, sc stallCase) {
 		}
 	}()
 
-	// B sweeps A's lock once A's heartbeat is older than the timeout.
-	n := e.waitDB(t, "n1", "swept by B", func(n *store.Node) bool { return n.Reservation == "" })
+	// B sweeps A's lock once A's heartbeat is older than the timeout,
+	// and records the deploy as interrupted (RecoverStale releases the
+	// lock first, then takes it again to record that).
+	n := e.waitDB(t, "n1", "swept by B", func(n *store.Node) bool {
+		return n.Reservation == "" && n.ProvisionState == "deploy failed"
+	})
 	t.Logf("after B's sweep: %s, last_error %q", n.ProvisionState, n.LastError)
 	if n.ProvisionState != "deploy failed" || !strings.Contains(n.LastError, "deploying") ||
 		!strings.Contains(n.LastError, "interrupted: its agent stopped heartbeating") {
