@@ -11,7 +11,6 @@ import (
 	"github.com/bmc-agent/bmc-agent/cluster"
 	"github.com/bmc-agent/bmc-agent/store"
 	"github.com/bmc-agent/bmc-agent/store/sqlstore"
-	"go.uber.org/goleak"
 )
 
 type sweeps struct{ n int }
@@ -21,14 +20,21 @@ func (s *sweeps) RecoverStale(context.Context, time.Duration) ([]string, error) 
 	return nil, nil
 }
 
-func TestMembership(t *testing.T) {
-	defer goleak.VerifyNone(t)
-	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "c.db"), sqlstore.Options{})
+// openDB opens an embedded database in a temporary directory, closed when
+// the test ends.
+func openDB(t *testing.T) *sqlstore.DB {
+	t.Helper()
+	db, err := sqlstore.Open(context.Background(), filepath.Join(t.TempDir(), "c.db"), sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestMembership(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t)
 	sw := &sweeps{}
 	a, err := cluster.New(cluster.Config{Agent: store.Agent{ID: "a", Hostname: "ha", Group: "g"}, Interval: 10 * time.Millisecond, Timeout: 200 * time.Millisecond}, db, sw)
 	if err != nil {
@@ -82,13 +88,8 @@ func TestMembership(t *testing.T) {
 // if it was only stalled, finds its id taken, loses its lease for good and
 // cannot delete the new holder's row.
 func TestMemberIdentity(t *testing.T) {
-	defer goleak.VerifyNone(t)
 	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "c.db"), sqlstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openDB(t)
 	cfg := cluster.Config{Agent: store.Agent{ID: "dup", Hostname: "h1"}, Interval: 10 * time.Millisecond, Timeout: time.Second}
 	first, err := cluster.New(cfg, db, &sweeps{})
 	if err != nil {

@@ -84,15 +84,7 @@ func (e *fenceEnv) node(t *testing.T, ident string) *store.Node {
 // waitDB polls the database until cond holds for the node.
 func (e *fenceEnv) waitDB(t *testing.T, ident, what string, cond func(n *store.Node) bool) *store.Node {
 	t.Helper()
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
-		n := e.node(t, ident)
-		if cond(n) {
-			return n
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("node %s never %s: %+v", ident, what, n)
-		}
-	}
+	return waitFor(t, "node "+ident+" never "+what, func() *store.Node { return e.node(t, ident) }, cond)
 }
 
 // checkEnd is the end of every scenario: no overlapping mutation on any
