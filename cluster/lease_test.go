@@ -193,3 +193,18 @@ func TestRateClock(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkLeaseHeld is the lease check of every Acquire and of every
+// mutating driver call (with Context, which the guard also reads).
+func BenchmarkLeaseHeld(b *testing.B) {
+	l := testLease(NewRateClock(1))
+	l.renew(l.clock.Now())
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if l.Held() != nil || l.Context().Err() != nil {
+				b.Fatal("lease lost")
+			}
+		}
+	})
+}
