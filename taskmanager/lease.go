@@ -48,13 +48,53 @@ func (m *Manager) checkLease() error {
 	return nil
 }
 
-// leaseContext returns parent, also cancelled (cause ErrLeaseLost) when the
-// lease held now ends: the context of spawned work.
-func (m *Manager) leaseContext(parent context.Context) (context.Context, context.CancelFunc) {
+// acquireLease returns the lease a new task is bound to (nil without a
+// Lease), or an error matching ErrLeaseLost. The lease is read before it is
+// checked: one that ends in between binds the task to an ended lease, and
+// the task is refused everything, rather than the other way round.
+func (m *Manager) acquireLease() (context.Context, error) {
 	if m.cfg.Lease == nil {
+		return nil, nil
+	}
+	epoch := m.cfg.Lease.Context()
+	if err := m.checkLease(); err != nil {
+		return nil, err
+	}
+	return epoch, nil
+}
+
+// leaseLive reports whether the lease a task is bound to has not ended. A
+// task bound to an ended lease is fenced for good, even after the agent
+// regained its lease: the others may have taken its lock meanwhile. Its
+// setters are refused before any BMC I/O (leaseGuard), and Save and Settle
+// refuse to write its node.
+func leaseLive(epoch context.Context) bool { return epoch == nil || epoch.Err() == nil }
+
+// checkLease fails with ErrLeaseLost when the agent has no lease now, or
+// the task's lease ended.
+func (t *Task) checkLease() error {
+	if err := t.m.checkLease(); err != nil {
+		return err
+	}
+	t.mu.Lock()
+	epoch := t.lease
+	t.mu.Unlock()
+	if !leaseLive(epoch) {
+		return leaseLost(context.Cause(epoch))
+	}
+	return nil
+}
+
+// leaseContext returns parent, also cancelled (cause ErrLeaseLost) when the
+// task's lease ends: the context of spawned work.
+func (t *Task) leaseContext(parent context.Context) (context.Context, context.CancelFunc) {
+	t.mu.Lock()
+	epoch := t.lease
+	t.mu.Unlock()
+	if epoch == nil {
 		return parent, func() {}
 	}
-	return withLease(parent, m.cfg.Lease.Context())
+	return withLease(parent, epoch)
 }
 
 func withLease(parent, lease context.Context) (context.Context, context.CancelFunc) {
@@ -66,28 +106,28 @@ func withLease(parent, lease context.Context) (context.Context, context.CancelFu
 	}
 }
 
-// leaseGuard is the innermost driver middleware when a Lease is configured:
-// a mutating call runs only while the lease is held, checked just before
-// the call, and is cancelled when the lease ends while it runs.
-func leaseGuard(l Lease) drivers.Middleware {
-	return func(ctx context.Context, c drivers.Call, next func(context.Context) error) error {
-		if !c.Method.Mutates {
-			return next(ctx)
-		}
-		lctx := l.Context()
-		if err := l.Held(); err != nil {
-			return fmt.Errorf("%s refused before any BMC I/O: %w", c.Method, leaseLost(err))
-		}
-		ctx, cancel := withLease(ctx, lctx)
-		defer cancel()
-		return next(ctx)
+// middleware is the driver middleware of the task's Handle: the manager's,
+// and innermost, with a Lease, the task's lease guard.
+func (t *Task) middleware() []drivers.Middleware {
+	if t.m.cfg.Lease == nil {
+		return t.m.cfg.Middleware
 	}
+	return append(slices.Clip(t.m.cfg.Middleware), t.leaseGuard)
 }
 
-// withLeaseGuard installs leaseGuard as the innermost middleware.
-func (cfg Config) withLeaseGuard() Config {
-	if cfg.Lease != nil {
-		cfg.Middleware = append(slices.Clip(cfg.Middleware), leaseGuard(cfg.Lease))
+// leaseGuard is a driver middleware: a mutating call runs only while the
+// agent holds its lease and the task's lease has not ended, checked just
+// before the call, and is cancelled when the task's lease ends while it
+// runs. A task bound to an ended lease stays fenced after the agent
+// regained its lease: the others may have taken its lock meanwhile.
+func (t *Task) leaseGuard(ctx context.Context, c drivers.Call, next func(context.Context) error) error {
+	if !c.Method.Mutates {
+		return next(ctx)
 	}
-	return cfg
+	if err := t.checkLease(); err != nil {
+		return fmt.Errorf("%s refused before any BMC I/O: %w", c.Method, err)
+	}
+	ctx, cancel := t.leaseContext(ctx)
+	defer cancel()
+	return next(ctx)
 }

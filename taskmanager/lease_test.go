@@ -3,6 +3,7 @@ package taskmanager_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 
@@ -56,7 +57,7 @@ func (l *testLease) regain() {
 // Without its lease the agent takes no task, its spawned work is cancelled
 // (cause: the lost lease) and a mutating driver call of a task it already
 // holds is refused before it reaches the driver, while reads go on; with
-// the lease back, all works again.
+// the lease back, new tasks work and the old one stays fenced.
 func TestLease(t *testing.T) {
 	lease := newTestLease()
 	e := newEnv(t, envOpts{lease: lease})
@@ -74,6 +75,10 @@ func TestLease(t *testing.T) {
 	workErr := make(chan error, 1)
 	if err := task.SpawnAfter(func(ctx context.Context, t *taskmanager.Task) error {
 		err := t.Driver().SetPowerState(ctx, drivers.ActionPowerOn, 0)
+		if err == nil || ctx.Err() == nil {
+			workErr <- fmt.Errorf("the BMC call ended with %v before the lease did", err)
+			return err
+		}
 		workErr <- context.Cause(ctx)
 		return err
 	}); err != nil {
@@ -111,9 +116,17 @@ func TestLease(t *testing.T) {
 		t.Fatalf("shared Acquire without the lease: %v", err)
 	}
 
+	// With the lease back, a task taken under the lost one stays fenced:
+	// the others may have taken its lock meanwhile.
 	lease.regain()
-	if err := held.Driver().SetBootDevice(bg, drivers.BootPXE, drivers.BootOptions{}); err != nil {
-		t.Fatalf("mutating call with the lease back: %v", err)
+	if err := held.Driver().SetBootDevice(bg, drivers.BootPXE, drivers.BootOptions{}); !errors.Is(err, taskmanager.ErrLeaseLost) || !errors.Is(err, errStalled) {
+		t.Fatalf("mutating call of a task of the lost lease, with the lease back: %v", err)
+	}
+	if err := held.Save(bg); !errors.Is(err, taskmanager.ErrLeaseLost) || !errors.Is(err, errStalled) {
+		t.Fatalf("Save of a task of the lost lease, with the lease back: %v", err)
+	}
+	if got := e.fake.Calls(quick.UUID); got != calls+1 {
+		t.Fatalf("the driver saw %d calls, want only the read", got-calls)
 	}
 	held.Release()
 	err = e.tm.Do(bg, "quick", []taskmanager.Option{taskmanager.Purpose("power on")}, func(ctx context.Context, t *taskmanager.Task) error {

@@ -102,7 +102,6 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.SettleTimeout <= 0 {
 		cfg.SettleTimeout = 30 * time.Second
 	}
-	cfg = cfg.withLeaseGuard()
 	base, cancel := context.WithCancelCause(context.Background())
 	return &Manager{cfg: cfg, log: cfg.Logger, pool: newPool(cfg.Workers), base: base, cancelBase: cancel,
 		held: map[string]int{}, orphans: map[string]string{}, sweeping: map[string]bool{}}, nil
@@ -146,7 +145,8 @@ func NodeOnly() Option { return func(o *options) { o.nodeOnly = true } }
 // drivers.ErrUnknownDriver; without the Lease held one matching
 // ErrLeaseLost.
 func (m *Manager) Acquire(ctx context.Context, ident string, opts ...Option) (*Task, error) {
-	if err := m.checkLease(); err != nil {
+	epoch, err := m.acquireLease()
+	if err != nil {
 		return nil, err
 	}
 	o := options{purpose: "unspecified"}
@@ -162,7 +162,7 @@ func (m *Manager) Acquire(ctx context.Context, ident string, opts ...Option) (*T
 		}
 		id = n.UUID
 	}
-	t := &Task{m: m, id: id, shared: o.shared, purpose: o.purpose, driverName: o.driver, nodeOnly: o.nodeOnly}
+	t := &Task{m: m, id: id, shared: o.shared, purpose: o.purpose, driverName: o.driver, nodeOnly: o.nodeOnly, lease: epoch}
 	if err := t.lockAndLoad(ctx); err != nil {
 		return nil, err
 	}

@@ -36,9 +36,12 @@ type Task struct {
 	driverName string
 	nodeOnly   bool
 
-	mu       sync.Mutex // guards shared and released, read by the driver Handle
+	mu       sync.Mutex // guards shared, released and lease, read by the driver Handle
 	shared   bool
 	released bool
+	// lease is the agent's lease as it was when the task took its lock
+	// (see lease.go); nil without a Lease.
+	lease context.Context
 
 	node   *store.Node
 	driver *drivers.Handle
@@ -123,7 +126,7 @@ func (t *Task) bind(ctx context.Context, n *store.Node) error {
 	}
 	t.node = n
 	t.loaded.ports, t.loaded.conns, t.loaded.targets = false, false, false
-	t.driver = drivers.NewHandle(d, t, t.m.cfg.Middleware...)
+	t.driver = drivers.NewHandle(d, t, t.middleware()...)
 	t.log, t.requestID = nil, RequestID(ctx)
 	return nil
 }
@@ -216,7 +219,8 @@ func (t *Task) UpgradeLock(ctx context.Context, purpose string) error {
 	if !t.Shared() {
 		return nil
 	}
-	if err := t.m.checkLease(); err != nil {
+	epoch, err := t.m.acquireLease()
+	if err != nil {
 		return err
 	}
 	if err := t.m.hold(t.id, purpose); err != nil {
@@ -227,7 +231,7 @@ func (t *Task) UpgradeLock(ctx context.Context, purpose string) error {
 		return err
 	}
 	t.mu.Lock()
-	t.shared = false
+	t.shared, t.lease = false, epoch
 	t.mu.Unlock()
 	t.purpose = purpose
 	n, err := t.m.cfg.Store.Node(ctx, t.id)
@@ -247,7 +251,7 @@ func (t *Task) Save(ctx context.Context) error {
 	if t.Released() {
 		return ErrReleased
 	}
-	if err := t.m.checkLease(); err != nil {
+	if err := t.checkLease(); err != nil {
 		return err
 	}
 	return t.m.cfg.Store.UpdateNode(ctx, t.node)
@@ -264,7 +268,7 @@ func (t *Task) Settle(ctx context.Context) error {
 	if t.Released() {
 		return ErrReleased
 	}
-	if err := t.m.checkLease(); err != nil {
+	if err := t.checkLease(); err != nil {
 		t.unsettled = whyLeaseLost // the lock may be another agent's now
 		return err
 	}
@@ -382,7 +386,7 @@ func (t *Task) run(fn Work) {
 				t.Log().Error("background work panicked", "panic", r, "stack", string(debug.Stack()))
 			}
 		}()
-		ctx, cancel := t.m.leaseContext(t.m.base)
+		ctx, cancel := t.leaseContext(t.m.base)
 		defer cancel()
 		return fn(ctx, t)
 	}()

@@ -194,8 +194,21 @@ func stallScenario(t *testing.T, sc stallCase) {
 		!strings.Contains(n.LastError, "interrupted: its agent stopped heartbeating") {
 		t.Errorf("B's sweep recorded %s, last_error %q", n.ProvisionState, n.LastError)
 	}
-	if !strings.Contains(b.stderr.String(), "released locks of dead agents") {
-		t.Errorf("B did not log its sweep:\n%s", b.stderr.String())
+	b.waitLog(t, "released locks of dead agents")
+
+	if sc.proxied {
+		// A, cut off, knows it has no lease: it takes no work and is not
+		// ready, saying why.
+		a.waitLog(t, "lease lost")
+		status, body, err := ca.do("PATCH", "/v1/nodes/n1", `[{"op": "add", "path": "/extra/x", "value": "y"}]`)
+		if err != nil || status != http.StatusServiceUnavailable || !strings.Contains(body, "This agent takes no work now: agent agent-a lost its lease") {
+			t.Errorf("a request to A without its lease: %d %s (%v)", status, body, err)
+		}
+		status, body, err = ca.do("GET", "/readyz", "")
+		if err != nil || status != http.StatusServiceUnavailable || !strings.Contains(body, "not ready: agent agent-a lost its lease") {
+			t.Errorf("A's /readyz without its lease: %d %s (%v)", status, body, err)
+		}
+		t.Logf("A without its lease answers: %s", body)
 	}
 
 	// B acts on the node; A comes back while B's power-off is in flight.
