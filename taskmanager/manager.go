@@ -51,8 +51,9 @@ type Config struct {
 	// default 30s.
 	SettleTimeout time.Duration
 	// Lease, if set, is the agent's membership lease: without it held, no
-	// task is acquired, spawned work is cancelled and mutating driver calls
-	// are refused (see lease.go). Nil: no such check.
+	// task is acquired; once the lease a task was acquired under ends, its
+	// spawned work is cancelled, its mutating driver calls are refused and
+	// its node is not written (see lease.go). Nil: no such check.
 	Lease Lease
 }
 

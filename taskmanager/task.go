@@ -18,8 +18,9 @@ import (
 var ErrReleased = drivers.ErrReleased
 
 // Work is background work spawned with a task. ctx is the agent's lifetime
-// context (not the request's); the task holds the lock it had when spawned
-// until Work returns.
+// context (not the request's), also cancelled when the lease the task was
+// acquired under ends (Config.Lease); the task holds the lock it had when
+// spawned until Work returns.
 type Work func(ctx context.Context, t *Task) error
 
 // SpawnErrorHook runs when SpawnAfter finds no free worker, before the
