@@ -38,6 +38,9 @@ type Config struct {
 	SyncTimeout time.Duration
 	// MaxBodyBytes limits request bodies (413 beyond); default 1 MiB.
 	MaxBodyBytes int64
+	// Group is this agent's conductor group: requests that act on a node
+	// of another group are refused (groups.go).
+	Group string
 	// PublicURL is the base of the links in responses, e.g.
 	// "https://agent.example:6385"; default: the scheme and Host of each
 	// request.
@@ -162,7 +165,7 @@ func (a *API) routes() {
 // the requested version is unknown, and a method the path lacks is 405.
 func (a *API) handle(pattern string, since int, methods map[string]handler) {
 	a.patterns = append(a.patterns, pattern)
-	rt := route{since: since, methods: methods}
+	rt := route{since: since, methods: a.groupGuard(pattern, methods)}
 	allow := make([]string, 0, len(methods))
 	for m := range methods {
 		allow = append(allow, m)

@@ -82,6 +82,8 @@ func statusOf(err error) (int, string) {
 		return http.StatusConflict, sentence(err.Error() + ", please retry after the current operation is completed")
 	case errors.Is(err, taskmanager.ErrInvalidState):
 		return http.StatusConflict, sentence(err.Error())
+	case errors.Is(err, taskmanager.ErrLeaseLost):
+		return http.StatusServiceUnavailable, sentence(err.Error() + "; retry later or through another agent")
 	case errors.Is(err, taskmanager.ErrNoFreeWorker):
 		return http.StatusServiceUnavailable, sentence("No free worker to run the request (" + err.Error() + "), retry later")
 	case errors.Is(err, store.ErrUnavailable):

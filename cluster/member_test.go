@@ -2,14 +2,15 @@ package cluster_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/bmc-agent/bmc-agent/cluster"
 	"github.com/bmc-agent/bmc-agent/store"
 	"github.com/bmc-agent/bmc-agent/store/sqlstore"
-	"go.uber.org/goleak"
 )
 
 type sweeps struct{ n int }
@@ -19,14 +20,21 @@ func (s *sweeps) RecoverStale(context.Context, time.Duration) ([]string, error) 
 	return nil, nil
 }
 
-func TestMembership(t *testing.T) {
-	defer goleak.VerifyNone(t)
-	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "c.db"), sqlstore.Options{})
+// openDB opens an embedded database in a temporary directory, closed when
+// the test ends.
+func openDB(t *testing.T) *sqlstore.DB {
+	t.Helper()
+	db, err := sqlstore.Open(context.Background(), filepath.Join(t.TempDir(), "c.db"), sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestMembership(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t)
 	sw := &sweeps{}
 	a, err := cluster.New(cluster.Config{Agent: store.Agent{ID: "a", Hostname: "ha", Group: "g"}, Interval: 10 * time.Millisecond, Timeout: 200 * time.Millisecond}, db, sw)
 	if err != nil {
@@ -71,5 +79,77 @@ func TestMembership(t *testing.T) {
 	}
 	if _, err := cluster.New(cluster.Config{Agent: store.Agent{ID: "x"}, Interval: time.Second, Timeout: time.Second}, db, sw); err == nil {
 		t.Fatal("a timeout shorter than two intervals was accepted")
+	}
+}
+
+// Identity: a second agent with a live agent's id is refused, naming the
+// id and its last heartbeat; an agent whose predecessor crashed takes the
+// id over once the predecessor's heartbeat timed out, and the predecessor,
+// if it was only stalled, finds its id taken, loses its lease for good and
+// cannot delete the new holder's row.
+func TestMemberIdentity(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t)
+	cfg := cluster.Config{Agent: store.Agent{ID: "dup", Hostname: "h1"}, Interval: 10 * time.Millisecond, Timeout: time.Second}
+	first, err := cluster.New(cfg, db, &sweeps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Join(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Lease().Held(); err != nil {
+		t.Fatalf("lease after Join: %v", err)
+	}
+
+	// The first keeps heartbeating: the second is refused.
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- first.Run(rctx) }()
+	cfg2 := cfg
+	cfg2.Agent.Hostname = "h2"
+	second, _ := cluster.New(cfg2, db, &sweeps{})
+	err = second.Join(ctx)
+	var inUse *cluster.IDInUseError
+	if !errors.As(err, &inUse) || inUse.Holder.Hostname != "h1" ||
+		!strings.Contains(err.Error(), `agent id "dup" is in use`) || !strings.Contains(err.Error(), "last heartbeat") {
+		t.Fatalf("second Join with a live first: %v", err)
+	}
+	t.Logf("refused: %v", err)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	// The first stops heartbeating (crashed, or stalled): the second waits
+	// for its heartbeat to time out and takes the id over.
+	if err := second.Join(ctx); err != nil {
+		t.Fatalf("second Join after the first went silent: %v", err)
+	}
+	// The first comes back: its heartbeat finds the id taken.
+	if err := first.Tick(ctx); !errors.Is(err, cluster.ErrReplaced) {
+		t.Fatalf("the replaced agent's heartbeat: %v", err)
+	}
+	if err := first.Lease().Held(); !errors.Is(err, cluster.ErrNoLease) || !strings.Contains(err.Error(), "another agent took over its id") {
+		t.Fatalf("the replaced agent's lease: %v", err)
+	}
+	if err := first.Run(ctx); !errors.Is(err, cluster.ErrReplaced) {
+		t.Fatalf("the replaced agent's Run: %v", err)
+	}
+	if err := first.Leave(ctx); err != nil {
+		t.Fatal(err)
+	}
+	agents, _ := db.Agents(ctx, time.Minute)
+	if len(agents) != 1 || agents[0].Hostname != "h2" {
+		t.Fatalf("after the replaced agent left: %+v", agents)
+	}
+	if err := second.Tick(ctx); err != nil {
+		t.Fatalf("the new holder's heartbeat: %v", err)
+	}
+	if err := second.Leave(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if agents, _ := db.Agents(ctx, time.Minute); len(agents) != 0 {
+		t.Fatalf("after the new holder left: %+v", agents)
 	}
 }

@@ -55,6 +55,11 @@ type Config struct {
 	// outcome of background work while the database is unavailable;
 	// default 30s.
 	SettleTimeout time.Duration
+	// Lease, if set, is the agent's membership lease: without it held, no
+	// task is acquired; once the lease a task was acquired under ends, its
+	// spawned work is cancelled, its mutating driver calls are refused and
+	// its node is not written (see lease.go). Nil: no such check.
+	Lease Lease
 }
 
 // Manager acquires tasks and runs their background work. It is safe for
@@ -153,8 +158,13 @@ func NodeOnly() Option { return func(o *options) { o.nodeOnly = true } }
 // must Release it. An exclusive task waits for a held lock per the lock
 // policy and then fails with a *lock.LockedError; a missing node is an error
 // matching store.ErrNotFound; an unknown driver one matching
-// drivers.ErrUnknownDriver.
+// drivers.ErrUnknownDriver; without the Lease held one matching
+// ErrLeaseLost.
 func (m *Manager) Acquire(ctx context.Context, ident string, opts ...Option) (*Task, error) {
+	epoch, err := m.acquireLease()
+	if err != nil {
+		return nil, err
+	}
 	o := options{purpose: "unspecified"}
 	for _, opt := range opts {
 		opt(&o)
@@ -168,7 +178,7 @@ func (m *Manager) Acquire(ctx context.Context, ident string, opts ...Option) (*T
 		}
 		id = n.UUID
 	}
-	t := &Task{m: m, id: id, shared: o.shared, purpose: o.purpose, driverName: o.driver, nodeOnly: o.nodeOnly}
+	t := &Task{m: m, id: id, shared: o.shared, purpose: o.purpose, driverName: o.driver, nodeOnly: o.nodeOnly, lease: epoch}
 	if err := t.lockAndLoad(ctx); err != nil {
 		return nil, err
 	}
@@ -322,6 +332,9 @@ func (m *Manager) orphan(node, why string, tok lock.Token) {
 // at shutdown. It returns the nodes it released; an orphan it could not
 // handle stays for the next sweep.
 func (m *Manager) sweepOrphans(ctx context.Context) ([]string, error) {
+	if err := m.checkLease(); err != nil {
+		return nil, err // the locks may not be this agent's any more
+	}
 	m.mu.Lock()
 	todo := map[string]string{}
 	for id, why := range m.orphans {

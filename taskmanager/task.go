@@ -18,8 +18,9 @@ import (
 var ErrReleased = drivers.ErrReleased
 
 // Work is background work spawned with a task. ctx is the agent's lifetime
-// context (not the request's); the task holds the lock it had when spawned
-// until Work returns.
+// context (not the request's), also cancelled when the lease the task was
+// acquired under ends (Config.Lease); the task holds the lock it had when
+// spawned until Work returns.
 type Work func(ctx context.Context, t *Task) error
 
 // SpawnErrorHook runs when SpawnAfter finds no free worker, before the
@@ -36,7 +37,7 @@ type Task struct {
 	driverName string
 	nodeOnly   bool
 
-	mu       sync.Mutex // guards shared, released and handedOff, read by the driver Handle
+	mu       sync.Mutex // guards shared, released, handedOff and lease, read by the driver Handle
 	shared   bool
 	released bool
 	// handedOff: Release started the spawned work, which now owns the
@@ -44,6 +45,9 @@ type Task struct {
 	handedOff bool
 	// token is the fencing token of the task's lock (exclusive tasks).
 	token lock.Token
+	// lease is the agent's lease as it was when the task took its lock
+	// (see lease.go); nil without a Lease.
+	lease context.Context
 
 	node *store.Node
 	drv  drivers.Driver
@@ -202,9 +206,7 @@ func loadOnce[T any](ctx context.Context, t *Task, dst *[]*T, loaded *bool,
 // task is exclusive and its lock has not changed hands (fenced).
 func (t *Task) Driver() *drivers.Handle {
 	if t.driver == nil {
-		mw := make([]drivers.Middleware, 0, len(t.m.cfg.Middleware)+1)
-		mw = append(append(mw, t.m.cfg.Middleware...), t.fence)
-		t.driver = drivers.NewHandle(t.drv, t, mw...)
+		t.driver = drivers.NewHandle(t.drv, t, t.middleware()...)
 	}
 	return t.driver
 }
@@ -259,6 +261,10 @@ func (t *Task) UpgradeLock(ctx context.Context, purpose string) error {
 	if !t.Shared() {
 		return nil
 	}
+	epoch, err := t.m.acquireLease()
+	if err != nil {
+		return err
+	}
 	if err := t.m.hold(ctx, t.id); err != nil {
 		return err
 	}
@@ -269,7 +275,7 @@ func (t *Task) UpgradeLock(ctx context.Context, purpose string) error {
 	}
 	t.m.took(t.id, tok)
 	t.mu.Lock()
-	t.shared, t.token = false, tok
+	t.shared, t.token, t.lease = false, tok, epoch
 	t.mu.Unlock()
 	t.purpose = purpose
 	n, err := t.m.cfg.Store.Node(ctx, t.id)
@@ -294,6 +300,9 @@ func (t *Task) UpgradeLock(ctx context.Context, purpose string) error {
 func (t *Task) Save(ctx context.Context) error {
 	if t.Released() {
 		return ErrReleased
+	}
+	if err := t.checkLease(); err != nil {
+		return err
 	}
 	err := t.write(ctx)
 	switch {
@@ -328,6 +337,10 @@ func mayHaveWritten(err error) bool {
 func (t *Task) Settle(ctx context.Context) error {
 	if t.Released() {
 		return ErrReleased
+	}
+	if err := t.checkLease(); err != nil {
+		t.unsettled = whyLeaseLost // the lock may be another agent's now
+		return err
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), t.m.cfg.SettleTimeout)
 	defer cancel()
@@ -458,7 +471,9 @@ func (t *Task) run(fn Work) {
 				t.Log().Error("background work panicked", "panic", r, "stack", string(debug.Stack()))
 			}
 		}()
-		return fn(t.m.base, t)
+		ctx, cancel := t.leaseContext(t.m.base)
+		defer cancel()
+		return fn(ctx, t)
 	}()
 	if err == nil {
 		t.Log().Debug("background work done", "took", time.Since(start))

@@ -37,6 +37,7 @@ type envOpts struct {
 	workers int
 	policy  lock.Policy
 	dsn     string
+	lease   taskmanager.Lease
 }
 
 func newEnv(t *testing.T, o envOpts) *env {
@@ -62,6 +63,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 	fi := faultinject.Wrap(db)
 	tm, err := taskmanager.New(taskmanager.Config{
 		AgentID: o.agent, Store: fi, Locker: lock.NewLocker(fi, o.policy, nil), Drivers: reg, Workers: o.workers,
+		Lease: o.lease,
 	})
 	if err != nil {
 		t.Fatal(err)

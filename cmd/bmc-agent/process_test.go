@@ -242,13 +242,20 @@ func (c *apiClient) node(t *testing.T, ident string) map[string]any {
 // waitNode polls a node until cond holds.
 func (c *apiClient) waitNode(t *testing.T, ident, what string, cond func(n map[string]any) bool) map[string]any {
 	t.Helper()
+	return waitFor(t, "node "+ident+" never "+what, func() map[string]any { return c.node(t, ident) }, cond)
+}
+
+// waitFor polls get until cond holds for what it returns, and fails the
+// test with what and the last value after a minute.
+func waitFor[T any](t *testing.T, what string, get func() T, cond func(T) bool) T {
+	t.Helper()
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
-		n := c.node(t, ident)
-		if cond(n) {
-			return n
+		v := get()
+		if cond(v) {
+			return v
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("node %s never %s: %v", ident, what, n)
+			t.Fatalf("%s: %+v", what, v)
 		}
 	}
 }
