@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/bmc-agent/bmc-agent/drivers"
+	"github.com/bmc-agent/bmc-agent/internal/faultinject"
 	"github.com/bmc-agent/bmc-agent/store"
 	"github.com/bmc-agent/bmc-agent/taskmanager"
 )
@@ -135,4 +136,54 @@ func TestLease(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Do with the lease back: %v", err)
 	}
+}
+
+// While the database cannot answer the fencing check, the lease stands in
+// for it: a task of a held lease makes its mutating call, one whose lease
+// ended is refused, and without a Lease configured the call is refused.
+func TestFenceFallsBackOnLease(t *testing.T) {
+	down := faultinject.Action{Fail: true, Err: fmt.Errorf("verify: %w", store.ErrUnavailable)}
+	setBoot := func(e *env, task *taskmanager.Task) error {
+		return task.Driver().SetBootDevice(bg, drivers.BootPXE, drivers.BootOptions{})
+	}
+	t.Run("lease held", func(t *testing.T) {
+		lease := newTestLease()
+		e := newEnv(t, envOpts{lease: lease})
+		n := e.node(t, "n")
+		task, err := e.tm.Acquire(bg, "n", taskmanager.Purpose("boot device"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer task.Release()
+		e.fi.On(faultinject.Every("Verify", down))
+		if err := setBoot(e, task); err != nil {
+			t.Fatalf("mutating call with the database down and the lease held: %v", err)
+		}
+		if e.fi.Calls("Verify") == 0 || e.fake.Calls(n.UUID) != 1 {
+			t.Fatalf("verify calls %d, driver calls %d", e.fi.Calls("Verify"), e.fake.Calls(n.UUID))
+		}
+		lease.lose()
+		if err := setBoot(e, task); !errors.Is(err, taskmanager.ErrLeaseLost) {
+			t.Fatalf("mutating call with the database down and the lease lost: %v", err)
+		}
+		if e.fake.Calls(n.UUID) != 1 {
+			t.Fatalf("the driver saw %d calls, want 1", e.fake.Calls(n.UUID))
+		}
+	})
+	t.Run("no lease", func(t *testing.T) {
+		e := newEnv(t, envOpts{})
+		n := e.node(t, "n")
+		task, err := e.tm.Acquire(bg, "n", taskmanager.Purpose("boot device"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer task.Release()
+		e.fi.On(faultinject.Every("Verify", down))
+		if err := setBoot(e, task); !errors.Is(err, store.ErrUnavailable) {
+			t.Fatalf("mutating call with the database down and no lease: %v", err)
+		}
+		if e.fake.Calls(n.UUID) != 0 {
+			t.Fatalf("the driver saw %d calls, want none", e.fake.Calls(n.UUID))
+		}
+	})
 }

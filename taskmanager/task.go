@@ -159,9 +159,16 @@ func (t *Task) bind(ctx context.Context, n *store.Node) error {
 // a mutating call reaches the BMC it checks, in the database, that the
 // task's lock has not changed hands (a *lock.FencedError if it has). The
 // check reads one row by its key; reads pass unchecked.
+//
+// When the database cannot answer, the agent's lease stands in for the
+// check: while the lease is held and the task's lease has not ended, no
+// other agent counts this one dead, so none can have swept its lock (the
+// others wait the full heartbeat timeout; the lease ends a margin before
+// it). Without a Lease the call is refused.
 func (t *Task) fence(ctx context.Context, c drivers.Call, next func(context.Context) error) error {
 	if c.Method.Mutates {
-		if err := t.m.cfg.Locker.Backend().Verify(ctx, t.id, t.lockLease()); err != nil {
+		err := t.m.cfg.Locker.Backend().Verify(ctx, t.id, t.lockLease())
+		if err != nil && !(errors.Is(err, store.ErrUnavailable) && t.m.cfg.Lease != nil && t.checkLease() == nil) {
 			return fmt.Errorf("%s: %w", c.Method, err)
 		}
 	}

@@ -191,7 +191,7 @@ func stallScenario(t *testing.T, sc stallCase) {
 	})
 	t.Logf("after B's sweep: %s, last_error %q", n.ProvisionState, n.LastError)
 	if n.ProvisionState != "deploy failed" || !strings.Contains(n.LastError, "deploying") ||
-		!strings.Contains(n.LastError, "interrupted: its agent stopped heartbeating") {
+		!strings.Contains(n.LastError, "interrupted: its agent agent-a stopped heartbeating") {
 		t.Errorf("B's sweep recorded %s, last_error %q", n.ProvisionState, n.LastError)
 	}
 	b.waitLog(t, "released locks of dead agents")
