@@ -77,7 +77,7 @@ func TestClientErrors(t *testing.T) {
 		{"bad name", "POST", "/v1/nodes", "1.89", `{"driver": "fake", "name": "a b"}`, 400, "Invalid node name"},
 		{"field newer than version", "POST", "/v1/nodes", "1.40", `{"driver": "fake", "description": "x"}`, 406, `"description"`},
 		{"unsupported field value", "POST", "/v1/nodes", "1.89", `{"driver": "fake", "owner": "me"}`, 400, `"owner"`},
-		{"interface not the driver's", "POST", "/v1/nodes", "1.89", `{"driver": "fake", "power_interface": "ipmitool"}`, 400, `"power_interface"`},
+		{"interface not the driver's", "POST", "/v1/nodes", "1.89", `{"driver": "fake", "power_interface": "ipmitool"}`, 400, `Could not find the following interface in the 'ironic.hardware.interfaces.power' entrypoint: ipmitool.`},
 		{"duplicate name", "POST", "/v1/nodes", "1.89", `{"driver": "fake", "name": "n1"}`, 409, "already exists"},
 		{"body too large", "POST", "/v1/nodes", "1.89", big, 413, "larger than"},
 

@@ -21,7 +21,8 @@ func (a *API) nodeFields() []field[store.Node] {
 	null := func(*N, *view) any { return nil }
 	empty := func(*N, *view) any { return map[string]any{} }
 	iface := func(name string) func(*N, *view) any {
-		return func(n *N, _ *view) any { return a.interfaces(n.Driver)[name] }
+		kind := strings.TrimSuffix(name, "_interface")
+		return func(n *N, _ *view) any { return a.nodeInterface(n, kind) }
 	}
 	links := func(sub string) func(*N, *view) any {
 		return func(n *N, c *view) any { return selfLinks(c.base, "nodes/"+n.UUID+sub) }
@@ -56,7 +57,7 @@ func (a *API) nodeFields() []field[store.Node] {
 		{"inspection_finished_at", vInspectStates, false, null},
 		{"clean_step", vCleanStep, false, empty},
 		{"raid_config", vRAIDConfig, false, empty},
-		{"target_raid_config", vRAIDConfig, false, empty},
+		{"target_raid_config", vRAIDConfig, false, func(n *N, _ *view) any { return emptyIfNil(n.TargetRAIDConfig) }},
 		{"network_interface", vNetworkInterface, false, iface("network_interface")},
 		{"resource_class", vResourceClass, false, func(n *N, _ *view) any { return nullable(n.ResourceClass) }},
 		{"boot_interface", vDynamicInterfaces, false, iface("boot_interface")},
@@ -78,7 +79,7 @@ func (a *API) nodeFields() []field[store.Node] {
 		{"automated_clean", vAutomatedClean, false, null},
 		{"protected", vProtected, false, func(*N, *view) any { return false }},
 		{"protected_reason", vProtected, false, null},
-		{"conductor", vConductors, false, null},
+		{"conductor", vConductors, false, func(n *N, c *view) any { return c.conductor(n) }},
 		{"owner", vOwner, false, null},
 		{"description", vDescription, false, func(n *N, _ *view) any { return nullable(n.Description) }},
 		{"allocation_uuid", vAllocationUUID, false, null},
@@ -93,46 +94,6 @@ func (a *API) nodeFields() []field[store.Node] {
 		{"firmware_interface", vFirmwareInterface, false, iface("firmware_interface")},
 		{"service_step", vServiceStep, false, empty},
 	}
-}
-
-// interfaces are the interface names the agent reports for a node of the
-// driver: the driver's own name for what it implements, Ironic's names of
-// the interfaces the agent does not offer (no-console, ...), null for a
-// capability the driver lacks.
-//
-// The answer for a registered driver is computed once: a detailed listing
-// asks for it once per interface field of every node.
-func (a *API) interfaces(driver string) map[string]any {
-	if m, ok := a.ifaces.Load(driver); ok {
-		return m.(map[string]any)
-	}
-	out := map[string]any{
-		"deploy_interface":   "ramdisk",
-		"console_interface":  "no-console",
-		"raid_interface":     "no-raid",
-		"rescue_interface":   "no-rescue",
-		"vendor_interface":   "no-vendor",
-		"bios_interface":     "no-bios",
-		"firmware_interface": "no-firmware",
-		"storage_interface":  "noop",
-		"network_interface":  "noop",
-	}
-	d, err := a.cfg.Drivers.Driver(driver)
-	if err != nil {
-		return out
-	}
-	if drivers.Supports(d, drivers.PowerInterface) {
-		out["power_interface"] = driver
-		out["inspect_interface"] = driver
-	}
-	if drivers.Supports(d, drivers.ManagementInterface) {
-		out["management_interface"] = driver
-	}
-	if drivers.Supports(d, drivers.VMediaInterface) {
-		out["boot_interface"] = driver + "-virtual-media"
-	}
-	a.ifaces.Store(driver, out)
-	return out
 }
 
 var (
@@ -165,9 +126,6 @@ func (a *API) nodeInputs(patch bool) []input[store.Node] {
 			}
 			return err
 		}}
-	}
-	fixedIface := func(name string, since int) input[N] {
-		return fixed(name, since, func(n *N) any { return a.interfaces(n.Driver)[name] })
 	}
 	in := []input[N]{
 		str("driver", 1, 255, func(n *N, s string) error {
@@ -208,19 +166,9 @@ func (a *API) nodeInputs(patch bool) []input[store.Node] {
 		unsupported[N]("network_data", vNetworkData, map[string]any{}),
 		unsupported[N]("shard", vShard, nil),
 		unsupported[N]("parent_node", vParentNode, nil),
-		fixedIface("network_interface", vNetworkInterface),
-		fixedIface("boot_interface", vDynamicInterfaces),
-		fixedIface("console_interface", vDynamicInterfaces),
-		fixedIface("deploy_interface", vDynamicInterfaces),
-		fixedIface("inspect_interface", vDynamicInterfaces),
-		fixedIface("management_interface", vDynamicInterfaces),
-		fixedIface("power_interface", vDynamicInterfaces),
-		fixedIface("raid_interface", vDynamicInterfaces),
-		fixedIface("vendor_interface", vDynamicInterfaces),
-		fixedIface("storage_interface", vStorageInterface),
-		fixedIface("rescue_interface", vRescueInterface),
-		fixedIface("bios_interface", vBIOSInterface),
-		fixedIface("firmware_interface", vFirmwareInterface),
+	}
+	for _, f := range ifaceFields {
+		in = append(in, a.ifaceInput(f))
 	}
 	if patch {
 		return append(in,
@@ -453,18 +401,27 @@ func (a *API) patchedNode(cur *store.Node, body []byte, v Version) (*store.Node,
 	if err != nil {
 		return nil, err
 	}
-	// Interface names the patch left as they were follow the driver if it
-	// changes; only a client's own value is checked against the driver.
-	for k, val := range a.interfaces(cur.Driver) {
+	// Interface names the patch left as they were stay with the driver
+	// and follow it to its defaults if it changes; only a client's own
+	// value is checked against the driver.
+	var unchanged []string
+	for _, f := range ifaceFields {
+		k := f.kind + "_interface"
+		if !v.atLeast(f.since) {
+			unchanged = append(unchanged, k)
+			continue
+		}
 		var got any
-		if raw, ok := patched[k]; ok && json.Unmarshal(raw, &got) == nil && jsonEqual(got, val) {
+		if raw, ok := patched[k]; ok && json.Unmarshal(raw, &got) == nil && jsonEqual(got, a.nodeInterface(cur, f.kind)) {
 			delete(patched, k)
+			unchanged = append(unchanged, k)
 		}
 	}
 	next := *cur
 	next.Name, next.Driver, next.ResourceClass, next.AgentGroup, next.Description = "", "", "", "", ""
 	next.DriverInfo, next.Properties, next.InstanceInfo, next.Extra = nil, nil, nil, nil
 	next.Maintenance, next.MaintenanceReason = false, ""
+	next.Interfaces = nil
 	if _, ok := patched["driver"]; !ok {
 		return nil, badRequest("The field \"driver\" is mandatory and cannot be removed")
 	}
@@ -474,6 +431,7 @@ func (a *API) patchedNode(cur *store.Node, body []byte, v Version) (*store.Node,
 	if err := checkSecrets(next.DriverInfo, cur.DriverInfo); err != nil {
 		return nil, err
 	}
+	keptInterfaces(cur, &next, unchanged)
 	// Fields newer than the requested version were not in the patch's
 	// document: they keep their values.
 	if !v.atLeast(vNodeName) {

@@ -24,10 +24,13 @@ type view struct {
 	v    Version
 	base string
 	api  *API
+	// owners finds the agent owning a node, for its conductor field.
+	owners *owners
 }
 
 func (a *API) view(r *http.Request) *view {
-	return &view{v: versionOf(r), base: a.baseURL(r), api: a}
+	return &view{v: versionOf(r), base: a.baseURL(r), api: a,
+		owners: &owners{ctx: r.Context(), db: a.db, timeout: a.cfg.HeartbeatTimeout}}
 }
 
 // baseURL is the public URL of the service, the prefix of every link.
