@@ -107,7 +107,6 @@ type route struct {
 func (a *API) routes() {
 	a.mux.HandleFunc("/{$}", a.serveRoot)
 	a.handle("/v1", 1, map[string]handler{"GET": a.v1Root})
-	a.handle("/v1/{$}", 1, map[string]handler{"GET": a.v1Root})
 
 	a.handle("/v1/nodes", 1, map[string]handler{"GET": a.listNodes(false), "POST": a.createNode})
 	a.handle("/v1/nodes/detail", 1, map[string]handler{"GET": a.listNodes(true)})
@@ -122,6 +121,8 @@ func (a *API) routes() {
 	a.handle("/v1/nodes/{node}/management/inject_nmi", vInjectNMI, map[string]handler{"PUT": a.injectNMI})
 	a.handle("/v1/nodes/{node}/vmedia", vVMedia, map[string]handler{"POST": a.attachVMedia, "DELETE": a.detachVMedia})
 	a.handle("/v1/nodes/{node}/validate", 1, map[string]handler{"GET": a.validateNode})
+	a.handle("/v1/nodes/{node}/states/raid", 1, map[string]handler{"PUT": a.setRAIDConfig})
+	a.handle("/v1/nodes/{node}/firmware", vFirmwareInterface, map[string]handler{"GET": a.listFirmware})
 	a.handle("/v1/nodes/{node}/maintenance", 1, map[string]handler{"PUT": a.setMaintenance, "DELETE": a.unsetMaintenance})
 
 	ports, conns, targets := a.ports(), a.volumeConnectors(), a.volumeTargets()
@@ -168,7 +169,7 @@ func (a *API) handle(pattern string, since int, methods map[string]handler) {
 		allow = append(allow, m)
 	}
 	slices.Sort(allow)
-	a.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+	serve := func(w http.ResponseWriter, r *http.Request) {
 		r, err := a.versioned(w, r)
 		if err == nil && !versionOf(r).atLeast(rt.since) {
 			err = errNoResource
@@ -188,7 +189,13 @@ func (a *API) handle(pattern string, since int, methods map[string]handler) {
 		if err != nil {
 			writeError(w, r, a.log, err)
 		}
-	})
+	}
+	a.mux.HandleFunc(pattern, serve)
+	// Ironic (pecan) serves every path with a trailing slash too, and its
+	// clients send it: the baremetal CLI asks for /v1/nodes/?fields=...
+	if !strings.HasSuffix(pattern, "/{$}") {
+		a.mux.HandleFunc(pattern+"/{$}", serve)
+	}
 }
 
 // versioned negotiates the microversion of a /v1 request.
