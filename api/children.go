@@ -19,9 +19,12 @@ type child[T any] struct {
 	// collection is the JSON key and the URL path below /v1 ("ports",
 	// "volume/connectors").
 	collection, key string
-	fields          []field[T]
-	inputs          []input[T]
-	internal        map[string]bool
+	// detailSince is the version from which ?detail is accepted; 0 means
+	// Ironic's general 1.43.
+	detailSince int
+	fields      []field[T]
+	inputs      []input[T]
+	internal    map[string]bool
 	// filters are query parameters besides paging and node/node_uuid.
 	filters map[string]int
 	uuid    func(*T) string
@@ -32,6 +35,9 @@ type child[T any] struct {
 	reset func(x *T, v Version)
 	// check validates a new or patched resource.
 	check func(*T) error
+	// changeAllowed, if set, refuses an update the node's state forbids
+	// (Ironic's per-state rules); it runs under the node's lock.
+	changeAllowed func(n *store.Node, cur, next *T) error
 	// defaults fills what a creation request left out.
 	defaults func(*T)
 
@@ -57,7 +63,7 @@ func (c *child[T]) listHandler(a *API, detail, perNode bool) handler {
 		filters["node"], filters["node_uuid"] = 1, 1
 	}
 	return func(w http.ResponseWriter, r *http.Request) error {
-		l, err := parseListing(r, a.cfg.MaxLimit, listOptions[T]{fields: c.fields, filters: filters, detail: detail})
+		l, err := parseListing(r, a.cfg.MaxLimit, listOptions[T]{fields: c.fields, filters: filters, detail: detail, detailSince: c.detailSince})
 		if err != nil {
 			return err
 		}
@@ -206,6 +212,15 @@ func (c *child[T]) patchHandler(a *API) handler {
 			}
 			if err := c.check(&next); err != nil {
 				return err
+			}
+			if c.changeAllowed != nil {
+				n, err := a.db.Node(ctx, *c.node(cur))
+				if err != nil {
+					return err
+				}
+				if err := c.changeAllowed(n, cur, &next); err != nil {
+					return err
+				}
 			}
 			if *c.node(&next) != *c.node(cur) {
 				// Moving to another node: it must exist (the lock of the
@@ -364,7 +379,8 @@ func (a *API) ports() *child[store.Port] {
 				p.PhysicalNetwork = ""
 			}
 		},
-		defaults: func(p *P) { p.PXEEnabled = true },
+		defaults:      func(p *P) { p.PXEEnabled = true },
+		changeAllowed: portChangeAllowed,
 		check: func(p *P) error {
 			switch {
 			case p.NodeUUID == "":
@@ -408,7 +424,7 @@ func (a *API) volumeConnectors() *child[store.VolumeConnector] {
 	type C = store.VolumeConnector
 	types := []string{"iqn", "ip", "mac", "wwnn", "wwpn", "port", "portgroup"}
 	return &child[C]{
-		kind: "volume connector", collection: "volume/connectors", key: "connectors",
+		kind: "volume connector", collection: "volume/connectors", key: "connectors", detailSince: vVolume,
 		fields: []field[C]{
 			{"uuid", 1, true, func(c *C, _ *view) any { return c.UUID }},
 			{"type", 1, true, func(c *C, _ *view) any { return c.Type }},
@@ -454,7 +470,7 @@ func (a *API) volumeConnectors() *child[store.VolumeConnector] {
 func (a *API) volumeTargets() *child[store.VolumeTarget] {
 	type V = store.VolumeTarget
 	return &child[V]{
-		kind: "volume target", collection: "volume/targets", key: "targets",
+		kind: "volume target", collection: "volume/targets", key: "targets", detailSince: vVolume,
 		fields: []field[V]{
 			{"uuid", 1, true, func(t *V, _ *view) any { return t.UUID }},
 			{"volume_type", 1, true, func(t *V, _ *view) any { return t.VolumeType }},

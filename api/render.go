@@ -121,7 +121,17 @@ func show[T any](w http.ResponseWriter, r *http.Request, c *view, status int, x 
 			return err
 		}
 	}
-	return writeJSON(w, status, render(x, fields, c, want, false))
+	return writeJSON(w, status, render(x, fields, c, withLinks(want), false))
+}
+
+// withLinks adds "links" to a ?fields selection: Ironic keeps a resource's
+// links whatever the fields asked (ironic/api/controllers/v1/utils.py,
+// sanitize_dict).
+func withLinks(want []string) []string {
+	if want == nil || contains(want, "links") {
+		return want
+	}
+	return append(want[:len(want):len(want)], "links")
 }
 
 // link is Ironic's link object.
