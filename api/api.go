@@ -145,6 +145,11 @@ func (a *API) routes() {
 	a.handle("/v1/conductors/{hostname}", vConductors, map[string]handler{"GET": a.getConductor})
 	a.handle("/v1/drivers", 1, map[string]handler{"GET": a.listDrivers})
 	a.handle("/v1/drivers/{name}", 1, map[string]handler{"GET": a.getDriver})
+	a.handle("/v1/drivers/{name}/properties", 1, map[string]handler{"GET": a.driverProperties})
+	a.handle("/v1/drivers/{driver}/vendor_passthru/methods", 1, map[string]handler{"GET": a.vendorMethods})
+	a.handle("/v1/drivers/{driver}/vendor_passthru", 1, map[string]handler{"GET": a.vendorPassthru, "POST": a.vendorPassthru, "PUT": a.vendorPassthru, "PATCH": a.vendorPassthru, "DELETE": a.vendorPassthru})
+	a.handle("/v1/nodes/{node}/vendor_passthru/methods", 1, map[string]handler{"GET": a.vendorMethods})
+	a.handle("/v1/nodes/{node}/vendor_passthru", 1, map[string]handler{"GET": a.vendorPassthru, "POST": a.vendorPassthru, "PUT": a.vendorPassthru, "PATCH": a.vendorPassthru, "DELETE": a.vendorPassthru})
 
 	// Everything else, Ironic's resources the agent does not have included,
 	// is an unknown resource.
