@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -96,7 +97,7 @@ func (a *API) ifaceTable(driver string) map[string]ifaceChoice {
 		t["boot"] = ifaceChoice{"ipxe", []string{"ipxe", "pxe"}}
 	}
 	if drivers.MethodFirmware.Implemented(d) {
-		t["firmware"] = ifaceChoice{"redfish", []string{"redfish", "no-firmware"}}
+		t["firmware"] = ifaceChoice{own, []string{own, "no-firmware"}}
 	}
 	a.ifaces.Store(driver, t)
 	return t
@@ -167,7 +168,8 @@ func (a *API) ifaceError(driver, kind, impl string) error {
 	if class == "" {
 		class = driver
 	}
-	return newError(http.StatusBadRequest, "%s interface implementation '%s' is not supported by hardware type %s.", kind, impl, class)
+	// Ironic's message starts with the interface type in lower case.
+	return &Error{Status: http.StatusBadRequest, Message: fmt.Sprintf("%s interface implementation '%s' is not supported by hardware type %s.", kind, truncate(impl, 64), class)}
 }
 
 // keptInterfaces carries the interfaces a patch left as they were into the
