@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/bmc-agent/bmc-agent/drivers"
 	"github.com/bmc-agent/bmc-agent/taskmanager"
@@ -50,10 +51,14 @@ func (a *API) listFirmware(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
+		// Ironic refreshes updated_at whenever it caches the components
+		// (ironic/drivers/modules/redfish/firmware.py,
+		// cache_firmware_components); the agent's cache is this read.
+		readAt := time.Now()
 		for _, c := range comps {
 			m := map[string]any{
 				"component": c.Component, "initial_version": c.Version, "current_version": c.Version,
-				"last_version_flashed": nil, "created_at": nil, "updated_at": jsonTimePtr(c.UpdatedAt),
+				"last_version_flashed": nil, "created_at": nil, "updated_at": jsonTime(readAt),
 			}
 			if want != nil {
 				for k := range m {

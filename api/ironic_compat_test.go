@@ -17,6 +17,8 @@ import (
 	"github.com/bmc-agent/bmc-agent/drivers"
 	"github.com/bmc-agent/bmc-agent/drivers/fake"
 	"github.com/bmc-agent/bmc-agent/drivers/ipmi"
+	"github.com/bmc-agent/bmc-agent/drivers/redfish"
+	"github.com/bmc-agent/bmc-agent/simulator"
 	"github.com/bmc-agent/bmc-agent/store"
 )
 
@@ -306,6 +308,48 @@ func TestIronicNodeFirmware(t *testing.T) {
 		t.Errorf("the firmware was read %d times from the driver, want 1", e.fake.Calls(id))
 	}
 	want4xx(t, "GET", e.URL+"/v1/nodes/"+id+"/firmware", "1.85", "", 404, "")
+}
+
+// Item 7 on Redfish: firmware_interface is redfish and the components are
+// the BIOS and BMC of the BMC's UpdateService inventory, read through the
+// redfish driver from the simulator.
+func TestIronicNodeFirmwareRedfish(t *testing.T) {
+	sim, err := simulator.New(simulator.Config{Systems: 2, Username: "admin", Password: bmcPassword})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.Start(context.Background(), "127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	e := newEnv(t, envOptions{drivers: []drivers.Driver{redfish.New(redfish.Options{})}})
+	sysID := sim.SystemIDs()[1]
+	id := createNode(t, e, `{"driver": "redfish", "driver_info": {"redfish_address": "`+sim.URL()+`", "redfish_system_id": "/redfish/v1/Systems/`+sysID+`", "redfish_username": "admin", "redfish_password": "`+bmcPassword+`"}}`)
+	if n := getJSON(t, e.URL+"/v1/nodes/"+id, "1.89"); n["firmware_interface"] != "redfish" {
+		t.Fatalf("firmware_interface %v, want redfish", n["firmware_interface"])
+	}
+	f := getJSON(t, e.URL+"/v1/nodes/"+id+"/firmware", "1.89")["firmware"].([]any)
+	if len(f) != 2 {
+		t.Fatalf("firmware %v, want bios and bmc", f)
+	}
+	bios, bmc := f[0].(map[string]any), f[1].(map[string]any)
+	if bios["component"] != "bios" || bios["current_version"] != "SIM-1.0.0" || bmc["component"] != "bmc" || bmc["current_version"] != "SIM-BMC-1.0.0" || bmc["updated_at"] == nil {
+		t.Errorf("firmware %v", f)
+	}
+	sel := getJSON(t, e.URL+"/v1/nodes/"+id+"/firmware?fields=component", "1.89")["firmware"].([]any)
+	if len(sel[0].(map[string]any)) != 1 {
+		t.Errorf("?fields=component: %v", sel)
+	}
+	// The read takes a shared task: it goes on while another holds the
+	// node's exclusive lock.
+	held, err := e.tm.Acquire(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Release()
+	if f := getJSON(t, e.URL+"/v1/nodes/"+id+"/firmware", "1.89")["firmware"].([]any); len(f) != 2 {
+		t.Errorf("firmware while the node is locked: %v", f)
+	}
 }
 
 // Item 8: a port's connectivity attributes change only in enroll,

@@ -20,8 +20,9 @@ type FirmwareComponent struct {
 	Component string
 	// Version is the version the BMC reports as running.
 	Version string
-	// UpdatedAt is when the component was last updated, if the BMC says.
-	UpdatedAt *time.Time
+	// ReleasedAt is when the running image was released, if the BMC says
+	// (Redfish SoftwareInventory.ReleaseDate).
+	ReleasedAt *time.Time
 }
 
 // Ironic's firmware component names (ironic/common/firmware_components.py

@@ -392,6 +392,7 @@ func renderRoot(w *jw) string {
 	w.link("Managers", managersPath)
 	w.link("Chassis", chassisPath)
 	w.link("SessionService", sessionServicePath)
+	w.link("UpdateService", updateServicePath)
 	w.key("Links")
 	w.obj()
 	w.link("Sessions", sessionsPath)
