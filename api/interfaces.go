@@ -172,22 +172,90 @@ func (a *API) ifaceError(driver, kind, impl string) error {
 	return &Error{Status: http.StatusBadRequest, Message: fmt.Sprintf("%s interface implementation '%s' is not supported by hardware type %s.", kind, truncate(impl, 64), class)}
 }
 
-// keptInterfaces carries the interfaces a patch left as they were into the
-// patched node when its driver stays; with a new driver they return to its
-// defaults (Ironic's reset_interfaces).
-func keptInterfaces(cur, next *store.Node, unchanged []string) {
-	if cur.Driver != next.Driver {
-		return
+// checkInterfaceChange completes the interfaces of a patched node and
+// applies Ironic's rules (ironic/conductor/manager.py, update_node, and
+// ironic/api/controllers/v1/node.py, _validate_patch):
+//   - reset_interfaces is only for a change of driver (Invalid, 400);
+//   - the interfaces the patch left as they were stay, also across a change
+//     of driver, where they must suit the new driver (driver_factory's
+//     answers) unless reset_interfaces returns them to its defaults;
+//   - an interface the patch changes may change only in enroll, inspecting,
+//     inspect wait, manageable or available, or in maintenance
+//     (InvalidState, 409).
+func (a *API) checkInterfaceChange(cur, next *store.Node, unchanged []string, reset bool) error {
+	newDriver := cur.Driver != next.Driver
+	if reset && !newDriver {
+		return badRequest("The reset_interfaces parameter can only be used when changing the node's driver.")
 	}
-	for _, k := range unchanged {
-		if v, ok := cur.Interfaces[k]; ok {
-			if next.Interfaces == nil {
-				next.Interfaces = store.JSON{}
-			}
-			next.Interfaces[k] = v
+	for _, f := range ifaceFields {
+		k := f.kind + "_interface"
+		if a.nodeInterface(next, f.kind) != a.nodeInterface(cur, f.kind) && !slices.Contains(unchanged, k) &&
+			!next.Maintenance && !contains(ifaceUpdateStates, next.ProvisionState) {
+			return &Error{Status: http.StatusConflict, Message: fmt.Sprintf(
+				"Node %s can not have %s updated unless it is in one of allowed (%s) states or in maintenance mode. Current state is '%s'.",
+				cur.UUID, k, strings.Join(ifaceUpdateStates, ", "), next.ProvisionState)}
 		}
 	}
+	for _, k := range unchanged {
+		val, ok := cur.Interfaces[k].(string)
+		if reset || !ok || val == "" {
+			continue
+		}
+		kind := strings.TrimSuffix(k, "_interface")
+		if newDriver && !slices.Contains(a.ifaceTable(next.Driver)[kind].enabled, val) {
+			return a.ifaceError(next.Driver, kind, val)
+		}
+		if next.Interfaces == nil {
+			next.Interfaces = store.JSON{}
+		}
+		next.Interfaces[k] = val
+	}
+	a.fillInterfaces(next)
+	return nil
 }
+
+// fillInterfaces records the driver's default for every interface the node
+// has none for, as Ironic stores the computed defaults on the node
+// (driver_factory.check_and_update_node_interfaces): a later change of
+// driver then keeps them, and must be told to reset them.
+func (a *API) fillInterfaces(n *store.Node) {
+	t := a.ifaceTable(n.Driver)
+	for _, f := range ifaceFields {
+		k := f.kind + "_interface"
+		if s, ok := n.Interfaces[k].(string); ok && s != "" {
+			continue
+		}
+		if n.Interfaces == nil {
+			n.Interfaces = store.JSON{}
+		}
+		n.Interfaces[k] = t[f.kind].def
+	}
+}
+
+// ifaceUpdateStates are the provision states in which a node's interfaces
+// may change without maintenance (update_node's allowed_update_states).
+var ifaceUpdateStates = []string{"enroll", "inspecting", "inspect wait", "manageable", "available"}
+
+// resetInterfaces reads PATCH's ?reset_interfaces (1.45; NotAcceptable
+// before).
+func resetInterfaces(r *http.Request) (bool, error) {
+	q := r.URL.Query()
+	if !q.Has("reset_interfaces") {
+		return false, nil
+	}
+	if !versionOf(r).atLeast(vResetInterfaces) {
+		return false, notAcceptable("The reset_interfaces parameter needs API version 1.%d or later", vResetInterfaces)
+	}
+	b, ok := parseBool(q.Get("reset_interfaces"))
+	if !ok {
+		return false, badRequest("Invalid value for reset_interfaces: %q is not a boolean", truncate(q.Get("reset_interfaces"), 32))
+	}
+	return b, nil
+}
+
+// vResetInterfaces is the version of PATCH's reset_interfaces (Ironic's
+// MINOR_45_RESET_INTERFACES).
+const vResetInterfaces = 45
 
 // driverIfaceFields are the default_*_interface and enabled_*_interfaces
 // members of a driver's detail (1.30), from the driver's table.

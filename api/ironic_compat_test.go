@@ -455,3 +455,58 @@ func TestIronicInterfaceFields(t *testing.T) {
 	plain := createNode(t, e, `{"driver": "fake"}`)
 	want4xx(t, "PUT", e.URL+"/v1/nodes/"+plain+"/states/raid", "1.89", raid, 404, "Driver fake does not support raid (disabled or not implemented).")
 }
+
+// Item 10, changes: an interface changes only in enroll, inspecting,
+// inspect wait, manageable or available, or in maintenance (InvalidState,
+// 409, ironic/conductor/manager.py update_node); a node keeps its
+// interfaces across a change of driver, which must offer them (driver
+// factory's 400) unless ?reset_interfaces=true (1.45) returns them to its
+// defaults; reset_interfaces without a new driver is a 400
+// (ironic/api/controllers/v1/node.py, _validate_patch).
+func TestIronicInterfaceChanges(t *testing.T) {
+	e := compatEnv(t)
+	id := createNode(t, e, `{"driver": "fake-hardware", "raid_interface": "agent"}`)
+	patch := func(query, body string) (*http.Response, []byte) {
+		return call(t, "PATCH", e.URL+"/v1/nodes/"+id+query, "1.89", body)
+	}
+	want4xx(t, "PATCH", e.URL+"/v1/nodes/"+id, "1.89", `[{"op": "replace", "path": "/driver", "value": "ipmi"}]`, 400,
+		"boot interface implementation 'fake' is not supported by hardware type IPMIHardware.")
+	toIPMI := `[{"op": "replace", "path": "/driver", "value": "ipmi"}, {"op": "replace", "path": "/boot_interface", "value": "pxe"},
+		{"op": "replace", "path": "/deploy_interface", "value": "ramdisk"}, {"op": "replace", "path": "/inspect_interface", "value": "ipmi"},
+		{"op": "replace", "path": "/management_interface", "value": "ipmi"}, {"op": "replace", "path": "/power_interface", "value": "ipmi"}]`
+	if resp, b := patch("", toIPMI); resp.StatusCode != http.StatusOK {
+		t.Fatalf("fake-hardware to ipmi keeping raid agent: %d %s", resp.StatusCode, b)
+	}
+	if n := getJSON(t, e.URL+"/v1/nodes/"+id, "1.89"); n["raid_interface"] != "agent" || n["boot_interface"] != "pxe" {
+		t.Fatalf("after the driver change: raid %v boot %v", n["raid_interface"], n["boot_interface"])
+	}
+	want4xx(t, "PATCH", e.URL+"/v1/nodes/"+id+"?reset_interfaces=true", "1.89", `[{"op": "add", "path": "/extra/x", "value": 1}]`, 400,
+		"The reset_interfaces parameter can only be used when changing the node's driver.")
+	want4xx(t, "PATCH", e.URL+"/v1/nodes/"+id+"?reset_interfaces=true", "1.44", `[{"op": "replace", "path": "/driver", "value": "fake"}]`, 406, "")
+	want4xx(t, "PATCH", e.URL+"/v1/nodes/"+id, "1.89", `[{"op": "replace", "path": "/raid_interface", "value": "fake"}]`, 400,
+		"raid interface implementation 'fake' is not supported by hardware type IPMIHardware.")
+	if resp, b := patch("?reset_interfaces=true", `[{"op": "replace", "path": "/driver", "value": "fake-hardware"}]`); resp.StatusCode != http.StatusOK {
+		t.Fatalf("back to fake-hardware with reset: %d %s", resp.StatusCode, b)
+	}
+	if n := getJSON(t, e.URL+"/v1/nodes/"+id, "1.89"); n["raid_interface"] != "fake" || n["boot_interface"] != "fake" {
+		t.Fatalf("reset_interfaces kept raid %v boot %v", n["raid_interface"], n["boot_interface"])
+	}
+
+	setProvision(t, e, id, "manage")
+	waitProvision(t, e, id, "manageable")
+	setProvision(t, e, id, "provide")
+	waitProvision(t, e, id, "available")
+	if resp, b := patch("", `[{"op": "replace", "path": "/raid_interface", "value": "agent"}]`); resp.StatusCode != http.StatusOK {
+		t.Fatalf("raid on an available node: %d %s", resp.StatusCode, b)
+	}
+	setProvision(t, e, id, "active")
+	waitProvision(t, e, id, "active")
+	want4xx(t, "PATCH", e.URL+"/v1/nodes/"+id, "1.89", `[{"op": "replace", "path": "/raid_interface", "value": "no-raid"}]`, 409,
+		"can not have raid_interface updated unless it is in one of allowed (enroll, inspecting, inspect wait, manageable, available) states or in maintenance mode. Current state is 'active'.")
+	if resp, b := patch("", `[{"op": "add", "path": "/extra/a", "value": 1}]`); resp.StatusCode != http.StatusOK {
+		t.Fatalf("extra on an active node: %d %s", resp.StatusCode, b)
+	}
+	if resp, b := patch("", `[{"op": "replace", "path": "/maintenance", "value": true}, {"op": "replace", "path": "/raid_interface", "value": "no-raid"}]`); resp.StatusCode != http.StatusOK {
+		t.Fatalf("raid in maintenance: %d %s", resp.StatusCode, b)
+	}
+}

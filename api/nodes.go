@@ -318,6 +318,7 @@ func (a *API) decodeNewNode(o object, v Version) (*store.Node, error) {
 	if err := checkSecrets(n.DriverInfo, nil); err != nil {
 		return nil, err
 	}
+	a.fillInterfaces(n)
 	now := time.Now().UTC()
 	n.ProvisionUpdatedAt = &now
 	return n, nil
@@ -349,7 +350,11 @@ func checkSecrets(info, old map[string]any) error {
 
 func (a *API) patchNode(w http.ResponseWriter, r *http.Request) error {
 	v := versionOf(r)
-	if err := onlyQuery(r); err != nil {
+	if err := onlyQuery(r, "reset_interfaces"); err != nil {
+		return err
+	}
+	reset, err := resetInterfaces(r)
+	if err != nil {
 		return err
 	}
 	body, err := readBody(r)
@@ -359,7 +364,7 @@ func (a *API) patchNode(w http.ResponseWriter, r *http.Request) error {
 	var saved *store.Node
 	err = a.tm.Do(r.Context(), r.PathValue("node"), lockOnly("node update"),
 		func(ctx context.Context, t *taskmanager.Task) error {
-			next, err := a.patchedNode(t.Node(), body, v)
+			next, err := a.patchedNodeReset(t.Node(), body, v, reset)
 			if err != nil {
 				return err
 			}
@@ -381,6 +386,13 @@ func (a *API) patchNode(w http.ResponseWriter, r *http.Request) error {
 // removes returns to its unset value, and the result is checked as a
 // creation is.
 func (a *API) patchedNode(cur *store.Node, body []byte, v Version) (*store.Node, error) {
+	return a.patchedNodeReset(cur, body, v, false)
+}
+
+// patchedNodeReset is patchedNode with Ironic's reset_interfaces (1.45): a
+// new driver's node returns to the driver's default interfaces instead of
+// keeping the ones a client chose.
+func (a *API) patchedNodeReset(cur *store.Node, body []byte, v Version, reset bool) (*store.Node, error) {
 	rules := rulesFor("node", v, a.nodeInputsPatch, nodeInternal)
 	ops, err := parsePatch(body, rules)
 	if err != nil {
@@ -431,7 +443,9 @@ func (a *API) patchedNode(cur *store.Node, body []byte, v Version) (*store.Node,
 	if err := checkSecrets(next.DriverInfo, cur.DriverInfo); err != nil {
 		return nil, err
 	}
-	keptInterfaces(cur, &next, unchanged)
+	if err := a.checkInterfaceChange(cur, &next, unchanged, reset); err != nil {
+		return nil, err
+	}
 	// Fields newer than the requested version were not in the patch's
 	// document: they keep their values.
 	if !v.atLeast(vNodeName) {
