@@ -196,6 +196,21 @@ func TestIronicNodeConductor(t *testing.T) {
 	if len(owners) < 2 {
 		t.Errorf("12 nodes all owned by %v: the ring was not consulted", owners)
 	}
+	// ?conductor= lists the nodes the agent owns (node.py,
+	// _filter_by_conductor).
+	listed := 0
+	for owner := range owners {
+		for _, x := range getJSON(t, e.URL+"/v1/nodes?conductor="+owner+"&fields=uuid,conductor", "1.89")["nodes"].([]any) {
+			listed++
+			if x.(map[string]any)["conductor"] != owner {
+				t.Errorf("?conductor=%s lists %v", owner, x)
+			}
+		}
+	}
+	if listed != 12 {
+		t.Errorf("the owners' lists hold %d nodes, want the 12", listed)
+	}
+	want4xx(t, "GET", e.URL+"/v1/nodes?conductor=agent-b", "1.48", "", 406, "")
 	g := createNode(t, e, `{"driver": "fake", "conductor_group": "rack-2"}`)
 	if n := getJSON(t, e.URL+"/v1/nodes/"+g, "1.89"); n["conductor"] != "agent-g" {
 		t.Errorf("node of group rack-2: conductor %v, want agent-g", n["conductor"])

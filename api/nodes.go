@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -212,7 +213,7 @@ var nodeInternal = map[string]bool{
 var nodeFilters = map[string]int{
 	"driver": vDriverFilter, "provision_state": vProvisionFilter, "maintenance": 1,
 	"conductor_group": vConductorGroup, "associated": 1, "instance_uuid": 1,
-	"fault": vFault, "resource_class": vResourceClass,
+	"fault": vFault, "resource_class": vResourceClass, "conductor": vConductors,
 }
 
 func (a *API) listNodes(detail bool) handler {
@@ -253,7 +254,14 @@ func (a *API) listNodes(detail bool) handler {
 				return err
 			}
 		}
-		return writeJSON(w, http.StatusOK, collection(r, a.view(r), "nodes", nodes, nodeUUID, l, a.nodes))
+		vw := a.view(r)
+		if c, ok := l.filters["conductor"]; ok {
+			// As Ironic, the page is filtered after it is read
+			// (ironic/api/controllers/v1/node.py, _filter_by_conductor):
+			// it may come out shorter than the limit.
+			nodes = slices.DeleteFunc(nodes, func(n *store.Node) bool { return vw.conductor(n) != c })
+		}
+		return writeJSON(w, http.StatusOK, collection(r, vw, "nodes", nodes, nodeUUID, l, a.nodes))
 	}
 }
 
