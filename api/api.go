@@ -129,7 +129,8 @@ func (a *API) routes() {
 	a.handle("/v1/ports", 1, map[string]handler{"GET": ports.listHandler(a, false, false), "POST": ports.createHandler(a)})
 	a.handle("/v1/ports/detail", 1, map[string]handler{"GET": ports.listHandler(a, true, false)})
 	a.handle("/v1/ports/{id}", 1, map[string]handler{"GET": ports.getHandler(a), "PATCH": ports.patchHandler(a), "DELETE": ports.deleteHandler(a)})
-	a.handle("/v1/nodes/{node}/ports", 1, map[string]handler{"GET": ports.listHandler(a, false, true)})
+	a.handle("/v1/nodes/{node}/ports", 1, map[string]handler{"GET": ports.listHandler(a, false, true), "POST": malformedURI})
+	a.handle("/v1/nodes/{node}/ports/{id}", 1, map[string]handler{"GET": malformedURI, "PATCH": malformedURI, "DELETE": malformedURI})
 	a.handle("/v1/nodes/{node}/ports/detail", 1, map[string]handler{"GET": ports.listHandler(a, true, true)})
 
 	a.handle("/v1/volume", vVolume, map[string]handler{"GET": a.volumeRoot})
@@ -138,8 +139,10 @@ func (a *API) routes() {
 	a.handle("/v1/volume/targets", vVolume, map[string]handler{"GET": targets.listHandler(a, false, false), "POST": targets.createHandler(a)})
 	a.handle("/v1/volume/targets/{id}", vVolume, map[string]handler{"GET": targets.getHandler(a), "PATCH": targets.patchHandler(a), "DELETE": targets.deleteHandler(a)})
 	a.handle("/v1/nodes/{node}/volume", vVolume, map[string]handler{"GET": a.nodeVolumeRoot})
-	a.handle("/v1/nodes/{node}/volume/connectors", vVolume, map[string]handler{"GET": conns.listHandler(a, false, true)})
-	a.handle("/v1/nodes/{node}/volume/targets", vVolume, map[string]handler{"GET": targets.listHandler(a, false, true)})
+	a.handle("/v1/nodes/{node}/volume/connectors", vVolume, map[string]handler{"GET": conns.listHandler(a, false, true), "POST": malformedURI})
+	a.handle("/v1/nodes/{node}/volume/targets", vVolume, map[string]handler{"GET": targets.listHandler(a, false, true), "POST": malformedURI})
+	a.handle("/v1/nodes/{node}/volume/connectors/{id}", vVolume, map[string]handler{"GET": malformedURI, "PATCH": malformedURI, "DELETE": malformedURI})
+	a.handle("/v1/nodes/{node}/volume/targets/{id}", vVolume, map[string]handler{"GET": malformedURI, "PATCH": malformedURI, "DELETE": malformedURI})
 
 	a.handle("/v1/conductors", vConductors, map[string]handler{"GET": a.listConductors})
 	a.handle("/v1/conductors/{hostname}", vConductors, map[string]handler{"GET": a.getConductor})
@@ -304,6 +307,15 @@ func (a *API) nodeVolumeRoot(w http.ResponseWriter, r *http.Request) error {
 		"connectors": selfLinks(base, p+"/connectors"),
 		"targets":    selfLinks(base, p+"/targets"),
 	})
+}
+
+// malformedURI answers what Ironic refuses below a node: one port, volume
+// connector or target, or a creation, addressed through
+// /v1/nodes/{node}/... is MalformedRequestURI, 400
+// (ironic/api/controllers/v1/port.py get_one/post/patch/delete,
+// volume_connector.py and volume_target.py likewise).
+func malformedURI(http.ResponseWriter, *http.Request) error {
+	return badRequest("Malformed request URI.")
 }
 
 // isNotFound reports a store's not-found error.

@@ -525,3 +525,20 @@ func TestIronicInterfaceChanges(t *testing.T) {
 		t.Fatalf("raid in maintenance: %d %s", resp.StatusCode, b)
 	}
 }
+
+// Item 9, below a node: one port, connector or target, or a creation,
+// addressed through /v1/nodes/{node}/... is Ironic's MalformedRequestURI,
+// 400 (ironic/api/controllers/v1/port.py:606, 627, 749, 859;
+// volume_connector.py:234, 279, 341, 412; volume_target.py likewise).
+func TestIronicMalformedURIBelowNode(t *testing.T) {
+	e := compatEnv(t)
+	id := createNode(t, e, `{"driver": "fake"}`)
+	uuid := "1be26c0b-03f2-4d2e-ae87-c02d7f33c123"
+	for _, c := range []struct{ method, path string }{
+		{"POST", "/ports"}, {"GET", "/ports/" + uuid}, {"PATCH", "/ports/" + uuid}, {"DELETE", "/ports/" + uuid},
+		{"POST", "/volume/connectors"}, {"GET", "/volume/connectors/" + uuid}, {"DELETE", "/volume/targets/" + uuid},
+		{"POST", "/volume/targets"}, {"PATCH", "/volume/targets/" + uuid},
+	} {
+		want4xx(t, c.method, e.URL+"/v1/nodes/"+id+c.path, "1.89", `{}`, 400, "Malformed request URI.")
+	}
+}
