@@ -161,6 +161,12 @@ func (c *child[T]) createHandler(a *API) handler {
 		err = c.underNodeLock(a, r.Context(), *c.node(x), c.kind+" create", func(ctx context.Context) error {
 			return c.create(ctx, x)
 		})
+		if isNotFound(err) {
+			// A node that does not exist is the request's mistake: 400, as
+			// Ironic answers (port.py post: NodeNotFound with
+			// code=BAD_REQUEST; volume_connector.py post: InvalidInput).
+			return &Error{Status: http.StatusBadRequest, Message: sentence(err.Error()), Err: err}
+		}
 		if err != nil {
 			return err
 		}

@@ -144,7 +144,7 @@ func TestClientErrors(t *testing.T) {
 		{"vmedia source", "POST", nodeURL + "/vmedia", "1.89", `{"device_type": "cdrom", "image_url": "http://x/y.iso", "image_download_source": "swift"}`, 400, "swift"},
 		{"maintenance reason type", "PUT", nodeURL + "/maintenance", "1.89", `{"reason": 5}`, 400, `"reason"`},
 		{"port bad mac", "POST", "/v1/ports", "1.89", fmt.Sprintf(`{"node_uuid": %q, "address": "zz:zz"}`, id), 400, "MAC"},
-		{"port unknown node", "POST", "/v1/ports", "1.89", `{"node_uuid": "6e4c0c1c-0000-4000-8000-000000000000", "address": "52:54:00:00:00:01"}`, 404, "could not be found"},
+		{"port unknown node", "POST", "/v1/ports", "1.89", `{"node_uuid": "6e4c0c1c-0000-4000-8000-000000000000", "address": "52:54:00:00:00:01"}`, 400, "could not be found"}, // port.py post: NodeNotFound(code=BAD_REQUEST)
 		{"port no node", "POST", "/v1/ports", "1.89", `{"address": "52:54:00:00:00:01"}`, 400, "node_uuid"},
 		{"connector type", "POST", "/v1/volume/connectors", "1.89", fmt.Sprintf(`{"node_uuid": %q, "type": "floppy", "connector_id": "x"}`, id), 400, "floppy"},
 		{"volume too old", "GET", "/v1/volume/connectors", "1.31", "", 404, "could not be found"},

@@ -541,4 +541,9 @@ func TestIronicMalformedURIBelowNode(t *testing.T) {
 	} {
 		want4xx(t, c.method, e.URL+"/v1/nodes/"+id+c.path, "1.89", `{}`, 400, "Malformed request URI.")
 	}
+	// Creating one for a node that does not exist is a 400 too (port.py
+	// post raises NodeNotFound with code=BAD_REQUEST; volume_connector.py
+	// post raises InvalidInput).
+	want4xx(t, "POST", e.URL+"/v1/ports", "1.89", `{"node_uuid": "`+uuid+`", "address": "52:54:00:00:00:09"}`, 400, uuid)
+	want4xx(t, "POST", e.URL+"/v1/volume/connectors", "1.89", `{"node_uuid": "`+uuid+`", "type": "iqn", "connector_id": "iqn.x"}`, 400, uuid)
 }
