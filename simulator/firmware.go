@@ -108,9 +108,12 @@ func (h *handler) serveFirmware(w http.ResponseWriter, r *http.Request, path str
 	default:
 		etag = `"s1"`
 		head(&jwr, "#SoftwareInventory.v1_9_0.SoftwareInventory", path, etag)
-		name, version, related := "BIOS", simBIOSVersion, m.systemPath(member)
+		// RelatedItem names the system and manager as this port serves
+		// them: under a vendor profile's ids on the system's own port.
+		ids := namesOf(member, h.scope)
+		name, version, related := "BIOS", simBIOSVersion, systemsPath+"/"+ids.sys
 		if bmc {
-			name, version, related = "BMC", simBMCVersion, managersPath+"/"+member.id
+			name, version, related = "BMC", simBMCVersion, managersPath+"/"+ids.mgr
 		}
 		jwr.kv("Id", member.id+"-"+name)
 		jwr.kv("Name", name+" of "+member.id)

@@ -53,3 +53,23 @@ func TestFirmwareWithoutUpdateService(t *testing.T) {
 		t.Fatalf("firmware of a BMC without UpdateService: %v, want ErrUnsupported", err)
 	}
 }
+
+// On a system's own port under a vendor profile the system and manager
+// carry the vendor's ids (Dell's System.Embedded.1 and iDRAC.Embedded.1):
+// the inventory's RelatedItem follows them, and the driver still finds
+// both components.
+func TestFirmwareInventoryVendorIDs(t *testing.T) {
+	sim := startSim(t, simulator.Config{Systems: 2, PortPerSystem: true, Profile: "dell-idrac"})
+	d := newDriver(t, fastOptions())
+	id := sim.SystemIDs()[1]
+	comps, err := d.Firmware(ctx(t), nodeOf(sim.Endpoint(id), "/redfish/v1/Systems/System.Embedded.1", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(comps) != 2 || comps[0].Component != drivers.FirmwareBIOS || comps[1].Component != drivers.FirmwareBMC {
+		t.Fatalf("components %+v, want bios and bmc", comps)
+	}
+	if want := sim.System(id).FirmwareReleaseDate(true); comps[1].ReleasedAt == nil || !comps[1].ReleasedAt.Equal(want) {
+		t.Errorf("bmc released at %v, want %v", comps[1].ReleasedAt, want)
+	}
+}
