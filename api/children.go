@@ -158,6 +158,9 @@ func (c *child[T]) createHandler(a *API) handler {
 		if err := c.check(x); err != nil {
 			return err
 		}
+		if err := a.resolveNode(r.Context(), c.node(x)); err != nil {
+			return err
+		}
 		err = c.underNodeLock(a, r.Context(), *c.node(x), c.kind+" create", func(ctx context.Context) error {
 			return c.create(ctx, x)
 		})
@@ -231,9 +234,11 @@ func (c *child[T]) patchHandler(a *API) handler {
 			if *c.node(&next) != *c.node(cur) {
 				// Moving to another node: it must exist (the lock of the
 				// node it leaves is held).
-				if _, err := a.db.Node(ctx, *c.node(&next)); err != nil {
+				n, err := a.db.Node(ctx, *c.node(&next))
+				if err != nil {
 					return badRequest("Cannot move the %s: %v", c.kind, err)
 				}
+				*c.node(&next) = n.UUID
 			}
 			return c.update(ctx, &next)
 		})
@@ -276,6 +281,45 @@ func uuidInput[T any](get func(*T) *string) input[T] {
 			return badRequest("Invalid UUID %q for the field \"uuid\"", truncate(s, 64))
 		}
 		*get(x) = strings.ToLower(s)
+		return nil
+	}}
+}
+
+// resolveNode turns a node name given for node_uuid into the node's UUID:
+// Ironic looks a port's node up by UUID or name (port.py post uses
+// api_utils.get_rpc_node), and the baremetal CLI sends the name it was
+// given (`baremetal port create --node NAME`). A node that does not exist
+// is a 400 (NodeNotFound with code=BAD_REQUEST).
+func (a *API) resolveNode(ctx context.Context, ident *string) error {
+	if *ident == "" || store.IsUUID(*ident) {
+		return nil
+	}
+	n, err := a.db.Node(ctx, *ident)
+	if isNotFound(err) {
+		return &Error{Status: http.StatusBadRequest, Message: sentence(err.Error()), Err: err}
+	}
+	if err != nil {
+		return err
+	}
+	*ident = n.UUID
+	return nil
+}
+
+// nodeIdentInput is a port's node_uuid: a node's UUID, or its name from
+// 1.5 (Ironic's logical names), resolved by resolveNode.
+func nodeIdentInput[T any](get func(*T) *string) input[T] {
+	return input[T]{"node_uuid", 1, func(x *T, raw json.RawMessage) error {
+		s, err := decodeString(raw, "node_uuid")
+		if err != nil {
+			return err
+		}
+		if s != "" && !store.IsUUID(s) && !nameRE.MatchString(s) {
+			return badRequest("Invalid UUID or name %q for the field \"node_uuid\"", truncate(s, 64))
+		}
+		if store.IsUUID(s) {
+			s = strings.ToLower(s)
+		}
+		*get(x) = s
 		return nil
 	}}
 }
@@ -341,7 +385,7 @@ func (a *API) ports() *child[store.Port] {
 		},
 		inputs: []input[P]{
 			uuidInput(func(p *P) *string { return &p.UUID }),
-			nodeUUIDInput(func(p *P) *string { return &p.NodeUUID }),
+			nodeIdentInput(func(p *P) *string { return &p.NodeUUID }),
 			input[P]{"address", 1, func(p *P, raw json.RawMessage) error {
 				s, err := decodeString(raw, "address")
 				if err != nil {

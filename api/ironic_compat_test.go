@@ -547,3 +547,26 @@ func TestIronicMalformedURIBelowNode(t *testing.T) {
 	want4xx(t, "POST", e.URL+"/v1/ports", "1.89", `{"node_uuid": "`+uuid+`", "address": "52:54:00:00:00:09"}`, 400, uuid)
 	want4xx(t, "POST", e.URL+"/v1/volume/connectors", "1.89", `{"node_uuid": "`+uuid+`", "type": "iqn", "connector_id": "iqn.x"}`, 400, uuid)
 }
+
+// The baremetal CLI's `port create --node NAME` sends the node's name as
+// node_uuid: Ironic looks it up by UUID or name (port.py post,
+// api_utils.get_rpc_node) and records the UUID.
+func TestIronicPortNodeByName(t *testing.T) {
+	e := compatEnv(t)
+	id := createNode(t, e, `{"driver": "fake-hardware", "name": "cli1"}`)
+	resp, b := call(t, "POST", e.URL+"/v1/ports", "1.89", `{"node_uuid": "cli1", "address": "52:54:00:00:00:aa"}`)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("port for node cli1: %d %s", resp.StatusCode, b)
+	}
+	var p map[string]any
+	json.Unmarshal(b, &p)
+	if p["node_uuid"] != id {
+		t.Fatalf("port's node_uuid %v, want %s", p["node_uuid"], id)
+	}
+	want4xx(t, "POST", e.URL+"/v1/ports", "1.89", `{"node_uuid": "nosuch", "address": "52:54:00:00:00:ab"}`, 400, "nosuch")
+	other := createNode(t, e, `{"driver": "fake-hardware", "name": "cli2"}`)
+	resp, b = call(t, "PATCH", e.URL+"/v1/ports/"+p["uuid"].(string), "1.89", `[{"op": "replace", "path": "/node_uuid", "value": "cli2"}]`)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `"node_uuid":"`+other+`"`) {
+		t.Fatalf("move the port to cli2: %d %s", resp.StatusCode, b)
+	}
+}
