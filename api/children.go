@@ -305,35 +305,26 @@ func (a *API) resolveNode(ctx context.Context, ident *string) error {
 	return nil
 }
 
-// nodeIdentInput is a port's node_uuid: a node's UUID, or its name from
-// 1.5 (Ironic's logical names), resolved by resolveNode.
-func nodeIdentInput[T any](get func(*T) *string) input[T] {
+// nodeUUIDInput is a child's node_uuid: a node's UUID; with byName (a
+// port's) also a node's name, which resolveNode turns into its UUID, as
+// Ironic's port creation accepts (api_utils.get_rpc_node). Volume
+// connectors and targets take a UUID only (replace_node_uuid_with_id).
+func nodeUUIDInput[T any](get func(*T) *string, byName bool) input[T] {
 	return input[T]{"node_uuid", 1, func(x *T, raw json.RawMessage) error {
 		s, err := decodeString(raw, "node_uuid")
 		if err != nil {
 			return err
 		}
-		if s != "" && !store.IsUUID(s) && !nameRE.MatchString(s) {
-			return badRequest("Invalid UUID or name %q for the field \"node_uuid\"", truncate(s, 64))
-		}
-		if store.IsUUID(s) {
+		switch {
+		case s == "" || store.IsUUID(s):
 			s = strings.ToLower(s)
-		}
-		*get(x) = s
-		return nil
-	}}
-}
-
-func nodeUUIDInput[T any](get func(*T) *string) input[T] {
-	return input[T]{"node_uuid", 1, func(x *T, raw json.RawMessage) error {
-		s, err := decodeString(raw, "node_uuid")
-		if err != nil {
-			return err
-		}
-		if s != "" && !store.IsUUID(s) {
+		case byName && nameRE.MatchString(s):
+		case byName:
+			return badRequest("Invalid UUID or name %q for the field \"node_uuid\"", truncate(s, 64))
+		default:
 			return badRequest("Invalid UUID %q for the field \"node_uuid\"", truncate(s, 64))
 		}
-		*get(x) = strings.ToLower(s)
+		*get(x) = s
 		return nil
 	}}
 }
@@ -385,7 +376,7 @@ func (a *API) ports() *child[store.Port] {
 		},
 		inputs: []input[P]{
 			uuidInput(func(p *P) *string { return &p.UUID }),
-			nodeIdentInput(func(p *P) *string { return &p.NodeUUID }),
+			nodeUUIDInput(func(p *P) *string { return &p.NodeUUID }, true),
 			input[P]{"address", 1, func(p *P, raw json.RawMessage) error {
 				s, err := decodeString(raw, "address")
 				if err != nil {
@@ -487,7 +478,7 @@ func (a *API) volumeConnectors() *child[store.VolumeConnector] {
 		},
 		inputs: []input[C]{
 			uuidInput(func(c *C) *string { return &c.UUID }),
-			nodeUUIDInput(func(c *C) *string { return &c.NodeUUID }),
+			nodeUUIDInput(func(c *C) *string { return &c.NodeUUID }, false),
 			stringInput("type", 1, 32, func(c *C) *string { return &c.Type }),
 			stringInput("connector_id", 1, 255, func(c *C) *string { return &c.ConnectorID }),
 			mapInput("extra", 1, func(c *C) *map[string]any { return &c.Extra }),
@@ -535,7 +526,7 @@ func (a *API) volumeTargets() *child[store.VolumeTarget] {
 		},
 		inputs: []input[V]{
 			uuidInput(func(t *V) *string { return &t.UUID }),
-			nodeUUIDInput(func(t *V) *string { return &t.NodeUUID }),
+			nodeUUIDInput(func(t *V) *string { return &t.NodeUUID }, false),
 			stringInput("volume_type", 1, 64, func(t *V) *string { return &t.VolumeType }),
 			stringInput("volume_id", 1, 255, func(t *V) *string { return &t.VolumeID }),
 			input[V]{"boot_index", 1, func(t *V, raw json.RawMessage) (err error) {
