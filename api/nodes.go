@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,7 +22,8 @@ func (a *API) nodeFields() []field[store.Node] {
 	null := func(*N, *view) any { return nil }
 	empty := func(*N, *view) any { return map[string]any{} }
 	iface := func(name string) func(*N, *view) any {
-		return func(n *N, _ *view) any { return a.interfaces(n.Driver)[name] }
+		kind := strings.TrimSuffix(name, "_interface")
+		return func(n *N, _ *view) any { return a.nodeInterface(n, kind) }
 	}
 	links := func(sub string) func(*N, *view) any {
 		return func(n *N, c *view) any { return selfLinks(c.base, "nodes/"+n.UUID+sub) }
@@ -56,7 +58,7 @@ func (a *API) nodeFields() []field[store.Node] {
 		{"inspection_finished_at", vInspectStates, false, null},
 		{"clean_step", vCleanStep, false, empty},
 		{"raid_config", vRAIDConfig, false, empty},
-		{"target_raid_config", vRAIDConfig, false, empty},
+		{"target_raid_config", vRAIDConfig, false, func(n *N, _ *view) any { return emptyIfNil(n.TargetRAIDConfig) }},
 		{"network_interface", vNetworkInterface, false, iface("network_interface")},
 		{"resource_class", vResourceClass, false, func(n *N, _ *view) any { return nullable(n.ResourceClass) }},
 		{"boot_interface", vDynamicInterfaces, false, iface("boot_interface")},
@@ -78,7 +80,7 @@ func (a *API) nodeFields() []field[store.Node] {
 		{"automated_clean", vAutomatedClean, false, null},
 		{"protected", vProtected, false, func(*N, *view) any { return false }},
 		{"protected_reason", vProtected, false, null},
-		{"conductor", vConductors, false, null},
+		{"conductor", vConductors, false, func(n *N, c *view) any { return c.conductor(n) }},
 		{"owner", vOwner, false, null},
 		{"description", vDescription, false, func(n *N, _ *view) any { return nullable(n.Description) }},
 		{"allocation_uuid", vAllocationUUID, false, null},
@@ -93,46 +95,6 @@ func (a *API) nodeFields() []field[store.Node] {
 		{"firmware_interface", vFirmwareInterface, false, iface("firmware_interface")},
 		{"service_step", vServiceStep, false, empty},
 	}
-}
-
-// interfaces are the interface names the agent reports for a node of the
-// driver: the driver's own name for what it implements, Ironic's names of
-// the interfaces the agent does not offer (no-console, ...), null for a
-// capability the driver lacks.
-//
-// The answer for a registered driver is computed once: a detailed listing
-// asks for it once per interface field of every node.
-func (a *API) interfaces(driver string) map[string]any {
-	if m, ok := a.ifaces.Load(driver); ok {
-		return m.(map[string]any)
-	}
-	out := map[string]any{
-		"deploy_interface":   "ramdisk",
-		"console_interface":  "no-console",
-		"raid_interface":     "no-raid",
-		"rescue_interface":   "no-rescue",
-		"vendor_interface":   "no-vendor",
-		"bios_interface":     "no-bios",
-		"firmware_interface": "no-firmware",
-		"storage_interface":  "noop",
-		"network_interface":  "noop",
-	}
-	d, err := a.cfg.Drivers.Driver(driver)
-	if err != nil {
-		return out
-	}
-	if drivers.Supports(d, drivers.PowerInterface) {
-		out["power_interface"] = driver
-		out["inspect_interface"] = driver
-	}
-	if drivers.Supports(d, drivers.ManagementInterface) {
-		out["management_interface"] = driver
-	}
-	if drivers.Supports(d, drivers.VMediaInterface) {
-		out["boot_interface"] = driver + "-virtual-media"
-	}
-	a.ifaces.Store(driver, out)
-	return out
 }
 
 var (
@@ -165,9 +127,6 @@ func (a *API) nodeInputs(patch bool) []input[store.Node] {
 			}
 			return err
 		}}
-	}
-	fixedIface := func(name string, since int) input[N] {
-		return fixed(name, since, func(n *N) any { return a.interfaces(n.Driver)[name] })
 	}
 	in := []input[N]{
 		str("driver", 1, 255, func(n *N, s string) error {
@@ -208,19 +167,9 @@ func (a *API) nodeInputs(patch bool) []input[store.Node] {
 		unsupported[N]("network_data", vNetworkData, map[string]any{}),
 		unsupported[N]("shard", vShard, nil),
 		unsupported[N]("parent_node", vParentNode, nil),
-		fixedIface("network_interface", vNetworkInterface),
-		fixedIface("boot_interface", vDynamicInterfaces),
-		fixedIface("console_interface", vDynamicInterfaces),
-		fixedIface("deploy_interface", vDynamicInterfaces),
-		fixedIface("inspect_interface", vDynamicInterfaces),
-		fixedIface("management_interface", vDynamicInterfaces),
-		fixedIface("power_interface", vDynamicInterfaces),
-		fixedIface("raid_interface", vDynamicInterfaces),
-		fixedIface("vendor_interface", vDynamicInterfaces),
-		fixedIface("storage_interface", vStorageInterface),
-		fixedIface("rescue_interface", vRescueInterface),
-		fixedIface("bios_interface", vBIOSInterface),
-		fixedIface("firmware_interface", vFirmwareInterface),
+	}
+	for _, f := range ifaceFields {
+		in = append(in, a.ifaceInput(f))
 	}
 	if patch {
 		return append(in,
@@ -264,7 +213,7 @@ var nodeInternal = map[string]bool{
 var nodeFilters = map[string]int{
 	"driver": vDriverFilter, "provision_state": vProvisionFilter, "maintenance": 1,
 	"conductor_group": vConductorGroup, "associated": 1, "instance_uuid": 1,
-	"fault": vFault, "resource_class": vResourceClass,
+	"fault": vFault, "resource_class": vResourceClass, "conductor": vConductors,
 }
 
 func (a *API) listNodes(detail bool) handler {
@@ -305,7 +254,14 @@ func (a *API) listNodes(detail bool) handler {
 				return err
 			}
 		}
-		return writeJSON(w, http.StatusOK, collection(r, a.view(r), "nodes", nodes, nodeUUID, l, a.nodes))
+		vw := a.view(r)
+		if c, ok := l.filters["conductor"]; ok {
+			// As Ironic, the page is filtered after it is read
+			// (ironic/api/controllers/v1/node.py, _filter_by_conductor):
+			// it may come out shorter than the limit.
+			nodes = slices.DeleteFunc(nodes, func(n *store.Node) bool { return vw.conductor(n) != c })
+		}
+		return writeJSON(w, http.StatusOK, collection(r, vw, "nodes", nodes, nodeUUID, l, a.nodes))
 	}
 }
 
@@ -370,6 +326,7 @@ func (a *API) decodeNewNode(o object, v Version) (*store.Node, error) {
 	if err := checkSecrets(n.DriverInfo, nil); err != nil {
 		return nil, err
 	}
+	a.fillInterfaces(n)
 	now := time.Now().UTC()
 	n.ProvisionUpdatedAt = &now
 	return n, nil
@@ -401,7 +358,11 @@ func checkSecrets(info, old map[string]any) error {
 
 func (a *API) patchNode(w http.ResponseWriter, r *http.Request) error {
 	v := versionOf(r)
-	if err := onlyQuery(r); err != nil {
+	if err := onlyQuery(r, "reset_interfaces"); err != nil {
+		return err
+	}
+	reset, err := resetInterfaces(r)
+	if err != nil {
 		return err
 	}
 	body, err := readBody(r)
@@ -411,7 +372,7 @@ func (a *API) patchNode(w http.ResponseWriter, r *http.Request) error {
 	var saved *store.Node
 	err = a.tm.Do(r.Context(), r.PathValue("node"), lockOnly("node update"),
 		func(ctx context.Context, t *taskmanager.Task) error {
-			next, err := a.patchedNode(t.Node(), body, v)
+			next, err := a.patchedNodeReset(t.Node(), body, v, reset)
 			if err != nil {
 				return err
 			}
@@ -433,6 +394,13 @@ func (a *API) patchNode(w http.ResponseWriter, r *http.Request) error {
 // removes returns to its unset value, and the result is checked as a
 // creation is.
 func (a *API) patchedNode(cur *store.Node, body []byte, v Version) (*store.Node, error) {
+	return a.patchedNodeReset(cur, body, v, false)
+}
+
+// patchedNodeReset is patchedNode with Ironic's reset_interfaces (1.45): a
+// new driver's node returns to the driver's default interfaces instead of
+// keeping the ones a client chose.
+func (a *API) patchedNodeReset(cur *store.Node, body []byte, v Version, reset bool) (*store.Node, error) {
 	rules := rulesFor("node", v, a.nodeInputsPatch, nodeInternal)
 	ops, err := parsePatch(body, rules)
 	if err != nil {
@@ -453,18 +421,27 @@ func (a *API) patchedNode(cur *store.Node, body []byte, v Version) (*store.Node,
 	if err != nil {
 		return nil, err
 	}
-	// Interface names the patch left as they were follow the driver if it
-	// changes; only a client's own value is checked against the driver.
-	for k, val := range a.interfaces(cur.Driver) {
+	// Interface names the patch left as they were stay with the driver
+	// and follow it to its defaults if it changes; only a client's own
+	// value is checked against the driver.
+	var unchanged []string
+	for _, f := range ifaceFields {
+		k := f.kind + "_interface"
+		if !v.atLeast(f.since) {
+			unchanged = append(unchanged, k)
+			continue
+		}
 		var got any
-		if raw, ok := patched[k]; ok && json.Unmarshal(raw, &got) == nil && jsonEqual(got, val) {
+		if raw, ok := patched[k]; ok && json.Unmarshal(raw, &got) == nil && jsonEqual(got, a.nodeInterface(cur, f.kind)) {
 			delete(patched, k)
+			unchanged = append(unchanged, k)
 		}
 	}
 	next := *cur
 	next.Name, next.Driver, next.ResourceClass, next.AgentGroup, next.Description = "", "", "", "", ""
 	next.DriverInfo, next.Properties, next.InstanceInfo, next.Extra = nil, nil, nil, nil
 	next.Maintenance, next.MaintenanceReason = false, ""
+	next.Interfaces = nil
 	if _, ok := patched["driver"]; !ok {
 		return nil, badRequest("The field \"driver\" is mandatory and cannot be removed")
 	}
@@ -472,6 +449,9 @@ func (a *API) patchedNode(cur *store.Node, body []byte, v Version) (*store.Node,
 		return nil, err
 	}
 	if err := checkSecrets(next.DriverInfo, cur.DriverInfo); err != nil {
+		return nil, err
+	}
+	if err := a.checkInterfaceChange(cur, &next, unchanged, reset); err != nil {
 		return nil, err
 	}
 	// Fields newer than the requested version were not in the patch's

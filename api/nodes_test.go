@@ -153,7 +153,7 @@ func TestListNodes(t *testing.T) {
 		Next  string           `json:"next"`
 	}
 	json.Unmarshal(body, &page)
-	if len(page.Nodes) != 2 || page.Nodes[0]["name"] != "le" || len(page.Nodes[0]) != 2 || !strings.Contains(page.Next, "marker=") {
+	if len(page.Nodes) != 2 || page.Nodes[0]["name"] != "le" || len(page.Nodes[0]) != 3 || page.Nodes[0]["links"] == nil || !strings.Contains(page.Next, "marker=") {
 		t.Fatalf("first page: %s", body)
 	}
 	var names []string

@@ -15,6 +15,10 @@ type Node struct {
 	Name string
 	// Info is the node's driver_info. Drivers read it; they never change it.
 	Info Info
+	// PowerState is the power state the inventory records for the node
+	// (Ironic's task.node.power_state). Drivers that talk to a BMC ignore
+	// it; fake-hardware reports it, as Ironic's fake power interface does.
+	PowerState PowerState
 }
 
 // Info is a node's driver_info: a JSON object of BMC address, credentials and

@@ -404,6 +404,7 @@ func renderRoot(w *jw) string {
 	w.link("Chassis", chassisPath)
 	w.link("SessionService", sessionServicePath)
 	w.link("AccountService", accountServicePath)
+	w.link("UpdateService", updateServicePath)
 	protocolFeatures(w)
 	w.key("Links")
 	w.obj()

@@ -186,6 +186,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveAdmin(w, r)
 		return
 	}
+	if h.serveFirmware(w, r, cleanPath(path)) {
+		return
+	}
 	rt := s.model.resolve(h.scope, cleanPath(path))
 	f := h.faultFor(rt)
 	out := f.Roll()

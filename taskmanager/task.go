@@ -255,7 +255,7 @@ func (t *Task) Released() bool {
 // DriverNode implements drivers.Binding.
 func (t *Task) DriverNode() drivers.Node {
 	n := t.node
-	return drivers.Node{UUID: n.UUID, Name: n.Name, Info: drivers.Info(n.DriverInfo)}
+	return drivers.Node{UUID: n.UUID, Name: n.Name, Info: drivers.Info(n.DriverInfo), PowerState: drivers.PowerState(n.PowerState)}
 }
 
 // UpgradeLock makes a shared task exclusive, with purpose as the lock's

@@ -219,6 +219,7 @@ var readers = map[string]func(h *drivers.Handle) error{
 	"SupportedBootDevices":  func(h *drivers.Handle) error { _, err := h.SupportedBootDevices(bg); return err },
 	"BootMode":              func(h *drivers.Handle) error { _, err := h.BootMode(bg); return err },
 	"Media":                 func(h *drivers.Handle) error { _, err := h.Media(bg); return err },
+	"Firmware":              func(h *drivers.Handle) error { _, err := h.Firmware(bg); return err },
 	"Check":                 func(h *drivers.Handle) error { return h.Check(bg) },
 }
 

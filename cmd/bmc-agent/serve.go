@@ -147,7 +147,7 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 	}
 	defer db.Close()
 
-	reg, err := drivers.NewRegistry(fake.New(), redfish.New(redfish.Options{Logger: log}), ipmi.New(ipmi.Config{Logger: log}))
+	reg, err := drivers.NewRegistry(fake.New(), fake.NewHardware(), redfish.New(redfish.Options{Logger: log}), ipmi.New(ipmi.Config{Logger: log}))
 	if err != nil {
 		return err
 	}
