@@ -50,6 +50,9 @@ var nativeTypes = []string{
 	"#VirtualMediaCollection.VirtualMediaCollection",
 	"#VirtualMedia.v1_4_0.VirtualMedia",
 	"#Message.v1_1_1.Message",
+	"#UpdateService.v1_11_0.UpdateService",
+	"#SoftwareInventoryCollection.SoftwareInventoryCollection",
+	"#SoftwareInventory.v1_9_0.SoftwareInventory",
 	"#ActionInfo.v1_1_2.ActionInfo", // reset types of the profiles that keep them apart (profile.go)
 	accountServiceType, roleCollectionType, roleType,
 	"#SessionService.v1_1_8.SessionService",

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/bmc-agent/bmc-agent/drivers"
 	"github.com/bmc-agent/bmc-agent/internal/faultinject"
@@ -76,11 +77,18 @@ func TestLease(t *testing.T) {
 	workErr := make(chan error, 1)
 	if err := task.SpawnAfter(func(ctx context.Context, t *taskmanager.Task) error {
 		err := t.Driver().SetPowerState(ctx, drivers.ActionPowerOn, 0)
-		if err == nil || ctx.Err() == nil {
-			workErr <- fmt.Errorf("the BMC call ended with %v before the lease did", err)
+		if err == nil {
+			workErr <- errors.New("the BMC call succeeded")
 			return err
 		}
-		workErr <- context.Cause(ctx)
+		// The call's own context and the work's both end with the
+		// lease, in either order: wait for the work's.
+		select {
+		case <-ctx.Done():
+			workErr <- context.Cause(ctx)
+		case <-time.After(time.Minute):
+			workErr <- fmt.Errorf("the BMC call ended with %v, the work's context did not", err)
+		}
 		return err
 	}); err != nil {
 		t.Fatal(err)
