@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"maps"
 	"net/http"
 	"regexp"
 	"strings"
@@ -38,7 +37,7 @@ func (a *API) nodeFields() []field[store.Node] {
 		{"driver_info", 1, false, func(n *N, _ *view) any { return emptyIfNil(drivers.Info(n.DriverInfo).Redacted()) }},
 		{"driver_internal_info", vDriverInternal, false, empty},
 		{"properties", 1, false, func(n *N, _ *view) any { return emptyIfNil(n.Properties) }},
-		{"instance_info", 1, false, func(n *N, _ *view) any { return emptyIfNil(n.InstanceInfo) }},
+		{"instance_info", 1, false, func(n *N, _ *view) any { return drivers.Mask(emptyIfNil(n.InstanceInfo)) }},
 		{"extra", 1, false, func(n *N, _ *view) any { return emptyIfNil(n.Extra) }},
 		{"chassis_uuid", 1, false, null},
 		{"console_enabled", 1, false, func(*N, *view) any { return false }},
@@ -367,36 +366,15 @@ func (a *API) decodeNewNode(o object, v Version) (*store.Node, error) {
 	if err := applyInputs(n, o, a.nodeInputsCreate, nodeInternal, "node", v); err != nil {
 		return nil, err
 	}
-	if err := checkSecrets(n.DriverInfo, nil); err != nil {
+	if err := checkDriverInfo(n.DriverInfo, nil, false); err != nil {
+		return nil, err
+	}
+	if err := checkInstanceInfo(n.InstanceInfo, nil); err != nil {
 		return nil, err
 	}
 	now := time.Now().UTC()
 	n.ProvisionUpdatedAt = &now
 	return n, nil
-}
-
-// checkSecrets keeps a secret the client sent back redacted: a driver_info
-// secret whose new value is "******" keeps its old value, or is refused if
-// it had none.
-//
-// A URL with a password in a field not named for a secret (a BMC address
-// such as redfish://admin:pw@bmc) is refused, naming the field: the API
-// would show it to everyone who can read the node.
-func checkSecrets(info, old map[string]any) error {
-	for k, v := range info {
-		if s, ok := v.(string); ok && drivers.URLPassword(s) && !drivers.IsSecretKey(k) {
-			return badRequest("The field driver_info/%s must not hold a password in its URL: give the credentials in the driver's username and password fields", truncate(k, 64))
-		}
-		if v != drivers.Redacted || !drivers.IsSecretKey(k) {
-			continue
-		}
-		prev, ok := old[k]
-		if !ok {
-			return badRequest("driver_info/%s cannot be set to %q: that is how the agent shows a secret it keeps", k, drivers.Redacted)
-		}
-		info[k] = prev
-	}
-	return nil
 }
 
 func (a *API) patchNode(w http.ResponseWriter, r *http.Request) error {
@@ -448,7 +426,6 @@ func (a *API) patchedNode(cur *store.Node, body []byte, v Version) (*store.Node,
 			doc[in.name] = f.get(cur, c)
 		}
 	}
-	doc["driver_info"] = emptyIfNil(maps.Clone(cur.DriverInfo))
 	patched, err := applyPatch(doc, ops)
 	if err != nil {
 		return nil, err
@@ -471,7 +448,11 @@ func (a *API) patchedNode(cur *store.Node, body []byte, v Version) (*store.Node,
 	if err := applyInputs(&next, patched, a.nodeInputsPatch, nodeInternal, "node", v); err != nil {
 		return nil, err
 	}
-	if err := checkSecrets(next.DriverInfo, cur.DriverInfo); err != nil {
+	moved := endpointChanged(cur.Driver, next.Driver, cur.DriverInfo, next.DriverInfo)
+	if err := checkDriverInfo(next.DriverInfo, cur.DriverInfo, moved); err != nil {
+		return nil, err
+	}
+	if err := checkInstanceInfo(next.InstanceInfo, cur.InstanceInfo); err != nil {
 		return nil, err
 	}
 	// Fields newer than the requested version were not in the patch's
