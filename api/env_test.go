@@ -50,12 +50,17 @@ type envOptions struct {
 	auth *api.Authenticator
 	// dsn is the database (default: an SQLite file in a temporary directory).
 	dsn string
+	// callTimeout bounds every driver call (default 30s).
+	callTimeout time.Duration
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
 	if o.attempts == 0 {
 		o.attempts = 1
+	}
+	if o.callTimeout == 0 {
+		o.callTimeout = 30 * time.Second
 	}
 	if o.dsn == "" {
 		o.dsn = filepath.Join(t.TempDir(), "agent.db")
@@ -74,7 +79,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	tm, err := taskmanager.New(taskmanager.Config{
 		AgentID: "agent-test", Store: db, Drivers: reg, Workers: o.workers, Logger: log,
 		Locker:     lock.NewLocker(db, lock.Policy{Attempts: o.attempts, Interval: 20 * time.Millisecond}, nil),
-		Middleware: []drivers.Middleware{drivers.Timeout(30 * time.Second)},
+		Middleware: []drivers.Middleware{drivers.Timeout(o.callTimeout)},
 	})
 	if err != nil {
 		t.Fatal(err)
