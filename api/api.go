@@ -38,6 +38,9 @@ type Config struct {
 	SyncTimeout time.Duration
 	// MaxBodyBytes limits request bodies (413 beyond); default 1 MiB.
 	MaxBodyBytes int64
+	// MaxListBytes ends a page of a node listing early, with a "next"
+	// link, once its answer reached this size; default DefaultMaxListBytes.
+	MaxListBytes int
 	// PublicURL is the base of the links in responses, e.g.
 	// "https://agent.example:6385"; default: the scheme and Host of each
 	// request.
@@ -86,6 +89,9 @@ func New(cfg Config) (*API, error) {
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 1 << 20
+	}
+	if cfg.MaxListBytes <= 0 {
+		cfg.MaxListBytes = DefaultMaxListBytes
 	}
 	a := &API{cfg: cfg, log: cfg.Logger, db: cfg.Store, tm: cfg.Tasks, mux: http.NewServeMux()}
 	a.nodes = a.nodeFields()

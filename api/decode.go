@@ -264,10 +264,38 @@ func decodeInt(raw json.RawMessage, name string) (int, error) {
 	return 0, badRequest("Invalid type for field %q: expected an integer", name)
 }
 
-// decodeMap decodes a JSON object field; null is an empty object.
+// Size bounds of the JSON object fields, measured compacted. Ironic keeps
+// extra, properties and driver_info in oslo.db JsonEncodedDict columns, a
+// TEXT of at most 65535 bytes on MySQL, and instance_info in a LONGTEXT
+// (ironic/db/sqlalchemy/alembic/versions/e918ff30eb42_resize_column_nodes_instance_info.py):
+// the agent keeps Ironic's TEXT bound for every object field but
+// instance_info, which gets 256 KiB, a bound of the agent's own (Ironic's
+// is 4 GiB). With them a node is at most about 450 KiB, which bounds what a
+// listing holds in memory (see streamNodes).
+const (
+	maxObjectBytes       = 65535
+	maxInstanceInfoBytes = 256 << 10
+)
+
+// maxFieldBytes is the size bound of the JSON object field name.
+func maxFieldBytes(name string) int {
+	if name == "instance_info" {
+		return maxInstanceInfoBytes
+	}
+	return maxObjectBytes
+}
+
+// decodeMap decodes a JSON object field; null is an empty object. One
+// larger than its bound (maxFieldBytes) is refused.
 func decodeMap(raw json.RawMessage, name string) (map[string]any, error) {
 	if isNull(raw) {
 		return map[string]any{}, nil
+	}
+	if limit := maxFieldBytes(name); len(raw) > limit {
+		var c bytes.Buffer
+		if json.Compact(&c, raw) == nil && c.Len() > limit {
+			return nil, badRequest("The field %q is %d bytes of JSON, more than the %d it may hold", name, c.Len(), limit)
+		}
 	}
 	var m map[string]any
 	if err := json.Unmarshal(raw, &m); err != nil || m == nil {

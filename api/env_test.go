@@ -52,6 +52,8 @@ type envOptions struct {
 	dsn string
 	// callTimeout bounds every driver call (default 30s).
 	callTimeout time.Duration
+	// maxListBytes is api.Config.MaxListBytes.
+	maxListBytes int
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -91,7 +93,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if o.wrap != nil {
 		st = o.wrap(db)
 	}
-	a, err := api.New(api.Config{Store: st, Tasks: tm, Drivers: reg, Logger: log, SyncTimeout: 10 * time.Second})
+	a, err := api.New(api.Config{Store: st, Tasks: tm, Drivers: reg, Logger: log, SyncTimeout: 10 * time.Second, MaxListBytes: o.maxListBytes})
 	if err != nil {
 		t.Fatal(err)
 	}

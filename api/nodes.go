@@ -298,13 +298,10 @@ func (a *API) listNodes(detail bool) handler {
 				return badRequest("Filtering nodes by %s is not supported by bmc-agent", k)
 			}
 		}
-		var nodes []*store.Node
-		if !none {
-			if nodes, err = a.db.Nodes(r.Context(), f); err != nil {
-				return err
-			}
+		if none {
+			return writeJSON(w, http.StatusOK, collection(r, a.view(r), "nodes", []*store.Node(nil), nodeUUID, l, a.nodes))
 		}
-		return writeJSON(w, http.StatusOK, collection(r, a.view(r), "nodes", nodes, nodeUUID, l, a.nodes))
+		return a.streamNodes(w, r, f, l)
 	}
 }
 

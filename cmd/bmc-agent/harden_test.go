@@ -4,7 +4,11 @@ import (
 	"bufio"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -115,4 +119,45 @@ func TestNewerSchemaRefused(t *testing.T) {
 			t.Errorf("the refusal does not say %q:\n%s", want, out)
 		}
 	}
+}
+
+// bigNode is a node creation body with instance_info at its 256 KiB bound.
+func bigNode(name string) string {
+	return `{"driver": "fake", "name": "` + name + `", "instance_info": {"blob": "` + strings.Repeat("x", 256<<10-len(`{"blob":""}`)) + `"}}`
+}
+
+// A client that asks for a large listing and never reads cannot hold the
+// agent's buffers past --write-timeout: the agent gives up the answer and
+// the connection, and the client finds the body cut.
+func TestWriteTimeoutCutsNonReadingClient(t *testing.T) {
+	a := startAgent(t, "--database", filepath.Join(t.TempDir(), "agent.db"), "--agent-id", "wt-agent", "--sync-interval", "0", "--write-timeout", "1s")
+	c := newAPIClient(t, a.URL)
+	for i := range 20 { // 5 MiB: more than the socket buffers may hold (tcp_wmem 4 MiB, the client 4 KiB)
+		c.createNode(t, bigNode(fmt.Sprint("big-", i)))
+	}
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		var err error
+		rc.Control(func(fd uintptr) { err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+		return err
+	}}
+	conn, err := d.Dial("tcp", strings.TrimPrefix(a.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET /v1/nodes/detail HTTP/1.1\r\nHost: x\r\nX-OpenStack-Ironic-API-Version: latest\r\n\r\n")
+	// Not reading for longer than the write timeout: the agent's deadline
+	// is absolute from the request, so a slower machine only makes it pass
+	// sooner relative to the answer.
+	time.Sleep(3 * time.Second)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		return // cut before the status line: cut all the same
+	}
+	body, err := io.ReadAll(resp.Body)
+	var page map[string]any
+	if err == nil && json.Unmarshal(body, &page) == nil {
+		t.Fatalf("the agent wrote the whole answer (%d bytes) to a client that did not read for 3s, past its 1s write timeout", len(body))
+	}
+	t.Logf("the client got %d bytes, then %v", len(body), err)
 }
