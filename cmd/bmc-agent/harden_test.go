@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/bmc-agent/bmc-agent/internal/testutil"
+	"github.com/bmc-agent/bmc-agent/store"
 	_ "modernc.org/sqlite" // the test writes a newer schema version as another program would
 )
 
@@ -121,20 +122,23 @@ func TestNewerSchemaRefused(t *testing.T) {
 	}
 }
 
-// bigNode is a node creation body with instance_info at its 256 KiB bound.
-func bigNode(name string) string {
-	return `{"driver": "fake", "name": "` + name + `", "instance_info": {"blob": "` + strings.Repeat("x", 256<<10-len(`{"blob":""}`)) + `"}}`
-}
-
 // A client that asks for a large listing and never reads cannot hold the
 // agent's buffers past --write-timeout: the agent gives up the answer and
-// the connection, and the client finds the body cut.
+// the connection, and the client finds the body cut. (The nodes are written
+// to the database before the agent starts: the write timeout applies to
+// every request, and on a loaded machine a creation may need more than 1s.)
 func TestWriteTimeoutCutsNonReadingClient(t *testing.T) {
-	a := startAgent(t, "--database", filepath.Join(t.TempDir(), "agent.db"), "--agent-id", "wt-agent", "--sync-interval", "0", "--write-timeout", "1s")
-	c := newAPIClient(t, a.URL)
+	dbfile := filepath.Join(t.TempDir(), "agent.db")
+	db := openStore(t, dbfile)
+	blob := strings.Repeat("x", 256<<10-len(`{"blob":""}`))
 	for i := range 20 { // 5 MiB: more than the socket buffers may hold (tcp_wmem 4 MiB, the client 4 KiB)
-		c.createNode(t, bigNode(fmt.Sprint("big-", i)))
+		n := &store.Node{Name: fmt.Sprint("big-", i), Driver: "fake", ProvisionState: "enroll", InstanceInfo: store.JSON{"blob": blob}}
+		if err := db.CreateNode(context.Background(), n); err != nil {
+			t.Fatal(err)
+		}
 	}
+	db.Close()
+	a := startAgent(t, "--database", dbfile, "--agent-id", "wt-agent", "--sync-interval", "0", "--write-timeout", "1s")
 	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
 		var err error
 		rc.Control(func(fd uintptr) { err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
