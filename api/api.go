@@ -41,6 +41,9 @@ type Config struct {
 	// Group is this agent's conductor group: requests that act on a node
 	// of another group are refused (groups.go).
 	Group string
+	// MaxListBytes ends a page of a node listing early, with a "next"
+	// link, once its answer reached this size; default DefaultMaxListBytes.
+	MaxListBytes int
 	// PublicURL is the base of the links in responses, e.g.
 	// "https://agent.example:6385"; default: the scheme and Host of each
 	// request.
@@ -89,6 +92,9 @@ func New(cfg Config) (*API, error) {
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 1 << 20
+	}
+	if cfg.MaxListBytes <= 0 {
+		cfg.MaxListBytes = DefaultMaxListBytes
 	}
 	a := &API{cfg: cfg, log: cfg.Logger, db: cfg.Store, tm: cfg.Tasks, mux: http.NewServeMux()}
 	a.nodes = a.nodeFields()
@@ -228,6 +234,10 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, a.cfg.MaxBodyBytes)
+	if err := checkURL(r.URL); err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {

@@ -135,16 +135,22 @@ func collection[T any](r *http.Request, c *view, name string, items []*T, uuid f
 	}
 	body := map[string]any{name: out}
 	if len(items) > 0 && len(items) == l.limit {
-		q := r.URL.Query()
-		q.Del("limit")
-		q.Del("marker")
-		next := c.base + r.URL.Path + "?"
-		if enc := q.Encode(); enc != "" {
-			next += enc + "&"
-		}
-		next += "limit=" + strconv.Itoa(l.limit) + "&marker=" + url.QueryEscape(uuid(items[len(items)-1]))
+		next := nextURL(r, c, l.limit, uuid(items[len(items)-1]))
 		body["next"] = next
 		body[name+"_links"] = []link{{Href: next, Rel: "next"}}
 	}
 	return body
+}
+
+// nextURL is the URL of the page after marker: the request's own query
+// with its limit and marker replaced.
+func nextURL(r *http.Request, c *view, limit int, marker string) string {
+	q := r.URL.Query()
+	q.Del("limit")
+	q.Del("marker")
+	next := c.base + r.URL.Path + "?"
+	if enc := q.Encode(); enc != "" {
+		next += enc + "&"
+	}
+	return next + "limit=" + strconv.Itoa(limit) + "&marker=" + url.QueryEscape(marker)
 }

@@ -3,10 +3,8 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"maps"
 	"net/http"
 	"regexp"
-	"slices"
 	"strings"
 	"time"
 
@@ -40,7 +38,7 @@ func (a *API) nodeFields() []field[store.Node] {
 		{"driver_info", 1, false, func(n *N, _ *view) any { return emptyIfNil(drivers.Info(n.DriverInfo).Redacted()) }},
 		{"driver_internal_info", vDriverInternal, false, empty},
 		{"properties", 1, false, func(n *N, _ *view) any { return emptyIfNil(n.Properties) }},
-		{"instance_info", 1, false, func(n *N, _ *view) any { return emptyIfNil(n.InstanceInfo) }},
+		{"instance_info", 1, false, func(n *N, _ *view) any { return drivers.Mask(emptyIfNil(n.InstanceInfo)) }},
 		{"extra", 1, false, func(n *N, _ *view) any { return emptyIfNil(n.Extra) }},
 		{"chassis_uuid", 1, false, null},
 		{"console_enabled", 1, false, func(*N, *view) any { return false }},
@@ -248,20 +246,10 @@ func (a *API) listNodes(detail bool) handler {
 				return badRequest("Filtering nodes by %s is not supported by bmc-agent", k)
 			}
 		}
-		var nodes []*store.Node
-		if !none {
-			if nodes, err = a.db.Nodes(r.Context(), f); err != nil {
-				return err
-			}
+		if none {
+			return writeJSON(w, http.StatusOK, collection(r, a.view(r), "nodes", []*store.Node(nil), nodeUUID, l, a.nodes))
 		}
-		vw := a.view(r)
-		if c, ok := l.filters["conductor"]; ok {
-			// As Ironic, the page is filtered after it is read
-			// (ironic/api/controllers/v1/node.py, _filter_by_conductor):
-			// it may come out shorter than the limit.
-			nodes = slices.DeleteFunc(nodes, func(n *store.Node) bool { return vw.conductor(n) != c })
-		}
-		return writeJSON(w, http.StatusOK, collection(r, vw, "nodes", nodes, nodeUUID, l, a.nodes))
+		return a.streamNodes(w, r, f, l)
 	}
 }
 
@@ -323,37 +311,16 @@ func (a *API) decodeNewNode(o object, v Version) (*store.Node, error) {
 	if err := applyInputs(n, o, a.nodeInputsCreate, nodeInternal, "node", v); err != nil {
 		return nil, err
 	}
-	if err := checkSecrets(n.DriverInfo, nil); err != nil {
+	if err := checkDriverInfo(n.DriverInfo, nil, false); err != nil {
+		return nil, err
+	}
+	if err := checkInstanceInfo(n.InstanceInfo, nil); err != nil {
 		return nil, err
 	}
 	a.fillInterfaces(n)
 	now := time.Now().UTC()
 	n.ProvisionUpdatedAt = &now
 	return n, nil
-}
-
-// checkSecrets keeps a secret the client sent back redacted: a driver_info
-// secret whose new value is "******" keeps its old value, or is refused if
-// it had none.
-//
-// A URL with a password in a field not named for a secret (a BMC address
-// such as redfish://admin:pw@bmc) is refused, naming the field: the API
-// would show it to everyone who can read the node.
-func checkSecrets(info, old map[string]any) error {
-	for k, v := range info {
-		if s, ok := v.(string); ok && drivers.URLPassword(s) && !drivers.IsSecretKey(k) {
-			return badRequest("The field driver_info/%s must not hold a password in its URL: give the credentials in the driver's username and password fields", truncate(k, 64))
-		}
-		if v != drivers.Redacted || !drivers.IsSecretKey(k) {
-			continue
-		}
-		prev, ok := old[k]
-		if !ok {
-			return badRequest("driver_info/%s cannot be set to %q: that is how the agent shows a secret it keeps", k, drivers.Redacted)
-		}
-		info[k] = prev
-	}
-	return nil
 }
 
 func (a *API) patchNode(w http.ResponseWriter, r *http.Request) error {
@@ -416,7 +383,6 @@ func (a *API) patchedNodeReset(cur *store.Node, body []byte, v Version, reset bo
 			doc[in.name] = f.get(cur, c)
 		}
 	}
-	doc["driver_info"] = emptyIfNil(maps.Clone(cur.DriverInfo))
 	patched, err := applyPatch(doc, ops)
 	if err != nil {
 		return nil, err
@@ -448,7 +414,11 @@ func (a *API) patchedNodeReset(cur *store.Node, body []byte, v Version, reset bo
 	if err := applyInputs(&next, patched, a.nodeInputsPatch, nodeInternal, "node", v); err != nil {
 		return nil, err
 	}
-	if err := checkSecrets(next.DriverInfo, cur.DriverInfo); err != nil {
+	moved := endpointChanged(cur.Driver, next.Driver, cur.DriverInfo, next.DriverInfo)
+	if err := checkDriverInfo(next.DriverInfo, cur.DriverInfo, moved); err != nil {
+		return nil, err
+	}
+	if err := checkInstanceInfo(next.InstanceInfo, cur.InstanceInfo); err != nil {
 		return nil, err
 	}
 	if err := a.checkInterfaceChange(cur, &next, unchanged, reset); err != nil {

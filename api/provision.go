@@ -242,14 +242,9 @@ func undeploy(ctx context.Context, t *taskmanager.Task) error {
 	return nil
 }
 
-// redactURL hides the credentials a URL may carry.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(unparseable URL)"
-	}
-	return u.Redacted()
-}
+// redactURL hides the password a URL may carry, read by the parser the
+// drivers use (drivers.ParseURLCredentials).
+func redactURL(s string) string { return drivers.RedactURLPassword(s) }
 
 // fakeDeploy reports a node whose deploy interface is Ironic's fake one
 // (fake-hardware's only deploy interface): deploy and tear down do nothing,

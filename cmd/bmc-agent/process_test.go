@@ -37,7 +37,7 @@ var (
 
 // agentBinary builds the real bmc-agent once per test run (with the race
 // detector when the tests have it), into a directory removed at the end.
-func agentBinary(t *testing.T) string {
+func agentBinary(t testing.TB) string {
 	t.Helper()
 	binOnce.Do(func() {
 		if binDir, binErr = os.MkdirTemp("", "bmc-agent-bin-"); binErr != nil {
@@ -72,7 +72,7 @@ type agentProc struct {
 // startAgent runs `bmc-agent serve args...` (listening on a free loopback
 // port) and waits for the address it prints. The child is killed if the
 // test binary dies (Pdeathsig) and when the test ends.
-func startAgent(t *testing.T, args ...string) *agentProc {
+func startAgent(t testing.TB, args ...string) *agentProc {
 	t.Helper()
 	a := &agentProc{exited: make(chan struct{})}
 	a.cmd = exec.Command(agentBinary(t), append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
@@ -183,7 +183,7 @@ type apiClient struct {
 	seen *testutil.Buffer
 }
 
-func newAPIClient(t *testing.T, base string) *apiClient {
+func newAPIClient(t testing.TB, base string) *apiClient {
 	tr := &http.Transport{}
 	t.Cleanup(tr.CloseIdleConnections)
 	return &apiClient{base: base, version: "latest", c: &http.Client{Transport: tr, Timeout: time.Minute}, seen: &testutil.Buffer{}}

@@ -52,6 +52,7 @@ type serveConfig struct {
 	syncMaxFailures int
 	dbMaxConns      int
 	dbTimeout       time.Duration
+	writeTimeout    time.Duration
 
 	authStrategy      string
 	htpasswd          string
@@ -94,6 +95,7 @@ func newServeCmd() *cobra.Command {
 	f.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, how long running work may take to finish")
 	f.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.DurationVar(&c.writeTimeout, "write-timeout", 2*time.Minute, "how long an answer may take to write, the request's own work included (longer than the API's 60s bound on BMC calls a client waits for): a client that stops reading cannot hold the answer's buffers longer")
 	f.DurationVar(&c.dbTimeout, "db-timeout", sqlstore.DefaultStatementTimeout, "PostgreSQL: how long one statement may take (connecting included) before the database counts as unavailable (503)")
 	f.IntVar(&c.dbMaxConns, "db-max-conns", 0, "database connections: PostgreSQL's pool (default 16), or the embedded database's readers (default twice the CPUs, at least 4; each keeps a page cache of a few MB)")
 	f.DurationVar(&c.syncInterval, "sync-interval", powersync.DefaultInterval, "interval of the power-state sync of the nodes this agent owns; 0 disables it")
@@ -228,9 +230,10 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		// A request body (at most 1 MiB) has a minute to arrive; an idle
 		// keep-alive connection is closed after two.
-		ReadTimeout: time.Minute,
-		IdleTimeout: 2 * time.Minute,
-		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ReadTimeout:  time.Minute,
+		WriteTimeout: c.writeTimeout,
+		IdleTimeout:  2 * time.Minute,
+		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	fmt.Fprintf(out, "bmc-agent %s: agent %q listening on %s://%s, database %s\n", version, c.agentID, scheme, ln.Addr(), db)
 	if dm != nil {
