@@ -44,7 +44,7 @@ var Methods = []Method{
 	MethodBootDevice, MethodSupportedBootDevices, MethodSetBootDevice,
 	MethodBootMode, MethodSetBootMode, MethodInjectNMI,
 	MethodMedia, MethodInsertMedia, MethodEjectMedia,
-	MethodCheck,
+	MethodCheck, MethodInspect,
 }
 
 // Implemented reports whether d implements the capability behind m.

@@ -445,3 +445,67 @@ func expandFeature(w *jw) {
 	w.end()
 	w.end()
 }
+
+// Hardware is a system's inventory as the simulator serves it, for tests
+// to compare an inspection with, field by field.
+type Hardware struct {
+	Manufacturer, Model, SerialNumber, SKU string
+	// CPUs is the number of processors, all of one model.
+	CPUs                     int
+	CPUModel, InstructionSet string
+	CPUMaxMHz                int
+	MemoryMiB                int
+	Drives                   []HardwareDrive
+	NICs                     []HardwareNIC // EthernetInterfaces
+	AddOnNICs                []HardwareNIC // NetworkAdapters only; Name is adapter-port
+	PCIeFunctions            int
+	// StorageListed is false under NoStorage (drives in SimpleStorage only).
+	StorageListed bool
+}
+
+// HardwareDrive is one drive as served.
+type HardwareDrive struct {
+	Name, Model, Manufacturer, Serial, MediaType string
+	Bytes                                        int64
+}
+
+// HardwareNIC is one network port as served; MAC is "" where EmptyMAC
+// hides it.
+type HardwareNIC struct {
+	Name, MAC string
+	SpeedMbps int
+	LinkUp    bool
+	Vendor    string
+	Product   string
+}
+
+// Hardware returns what the system serves as its inventory, under its
+// current quirks.
+func (s *System) Hardware() Hardware {
+	h := hardwareOf(s.index, s.Profile())
+	q := s.q()
+	out := Hardware{
+		Manufacturer: h.mfr, Model: h.model, SerialNumber: h.serial, SKU: h.sku,
+		CPUs: len(h.cpus), CPUModel: h.cpus[0].model, InstructionSet: h.cpus[0].iset, CPUMaxMHz: h.cpus[0].mhz,
+		MemoryMiB: h.memoryMiB(), PCIeFunctions: len(h.pcie), StorageListed: !q.NoStorage,
+	}
+	if q.SKUServiceTag {
+		out.SKU = serviceTag(s.index)
+	}
+	for _, d := range h.drives {
+		out.Drives = append(out.Drives, HardwareDrive{"Drive " + d.id, d.model, d.mfr, d.serial, d.media, d.bytes})
+	}
+	for k, n := range h.nics {
+		mac := n.mac
+		if q.EmptyMAC && k == len(h.nics)-1 {
+			mac = ""
+		}
+		out.NICs = append(out.NICs, HardwareNIC{Name: n.id, MAC: mac, SpeedMbps: n.speed, LinkUp: n.up})
+	}
+	for _, a := range h.adapters {
+		for _, p := range a.ports {
+			out.AddOnNICs = append(out.AddOnNICs, HardwareNIC{Name: a.id + "-" + p.id, MAC: p.mac, Vendor: a.mfr, Product: a.model})
+		}
+	}
+	return out
+}
