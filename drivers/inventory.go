@@ -92,6 +92,9 @@ type SystemFirmware struct {
 // InventoryBoot is how the machine boots.
 type InventoryBoot struct {
 	CurrentBootMode string `json:"current_boot_mode"` // "uefi" or "bios"
+	// PXEInterface is the MAC of the NIC the machine PXE boots from, where
+	// known (never out of band).
+	PXEInterface string `json:"pxe_interface,omitempty"`
 }
 
 // PCIDevice is one PCIe function.

@@ -48,6 +48,10 @@ type Node struct {
 	ResourceClass string
 	Description   string
 
+	// InspectionStartedAt and InspectionFinishedAt are when the last
+	// inspection began and ended (nil: never).
+	InspectionStartedAt, InspectionFinishedAt *time.Time
+
 	CreatedAt time.Time
 	UpdatedAt time.Time
 	// Version counts the node's updates, for optimistic concurrency.

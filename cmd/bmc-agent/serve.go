@@ -56,6 +56,9 @@ type serveConfig struct {
 	tlsCert           string
 	tlsKey            string
 	demo              bool
+
+	inspectAddPorts  string
+	inspectOverwrite bool
 }
 
 func newServeCmd() *cobra.Command {
@@ -84,6 +87,8 @@ func newServeCmd() *cobra.Command {
 	f.IntVar(&c.lockAttempts, "lock-attempts", lock.DefaultPolicy.Attempts, "tries to take a locked node before giving up")
 	f.DurationVar(&c.lockInterval, "lock-interval", lock.DefaultPolicy.Interval, "pause between tries to take a locked node")
 	f.DurationVar(&c.hbInterval, "heartbeat-interval", 10*time.Second, "interval between this agent's heartbeats")
+	f.StringVar(&c.inspectAddPorts, "inspect-add-ports", "pxe", "which inspected NICs become ports: all, active (link up), pxe (the PXE NIC; active where unknown) or disabled, as Ironic's [inspector]add_ports")
+	f.BoolVar(&c.inspectOverwrite, "inspect-overwrite-properties", false, "let inspection replace cpus, cpu_arch, memory_mb and local_gb the operator set")
 	f.DurationVar(&c.hbTimeout, "heartbeat-timeout", 60*time.Second, "an agent without a heartbeat for this long is dead and its locks are released")
 	f.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, how long running work may take to finish")
 	f.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
@@ -199,7 +204,12 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 		}
 	}
 
-	apiHandler, err := api.New(api.Config{Store: db, Tasks: tm, Drivers: reg, HeartbeatTimeout: c.hbTimeout, Logger: log})
+	addPorts, err := api.ParseAddPorts(c.inspectAddPorts)
+	if err != nil {
+		return err
+	}
+	apiHandler, err := api.New(api.Config{Store: db, Tasks: tm, Drivers: reg, HeartbeatTimeout: c.hbTimeout, Logger: log,
+		InspectAddPorts: addPorts, InspectOverwrite: c.inspectOverwrite})
 	if err != nil {
 		return err
 	}

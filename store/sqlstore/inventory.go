@@ -43,3 +43,11 @@ func (db *DB) NodeInventory(ctx context.Context, nodeUUID string) (*store.NodeIn
 }
 
 var _ store.InventoryStore = (*DB)(nil)
+
+// microsArg is a nullable time as microseconds.
+func microsArg(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UnixMicro()
+}

@@ -14,11 +14,13 @@ var nodes = &entity[store.Node]{
 		"provision_state", "target_provision_state", "provision_updated_at", "boot_mode",
 		"last_error", "maintenance", "maintenance_reason", "fault",
 		"reservation", "reservation_purpose", "reserved_at",
-		"instance_info", "properties", "extra", "agent_group", "resource_class", "description", "version"},
+		"instance_info", "properties", "extra", "agent_group", "resource_class", "description",
+		"inspection_started_at", "inspection_finished_at", "version"},
 	mutable: []string{"name", "driver", "driver_info", "power_state", "target_power_state",
 		"provision_state", "target_provision_state", "provision_updated_at", "boot_mode",
 		"last_error", "maintenance", "maintenance_reason", "fault",
-		"instance_info", "properties", "extra", "agent_group", "resource_class", "description"},
+		"instance_info", "properties", "extra", "agent_group", "resource_class", "description",
+		"inspection_started_at", "inspection_finished_at"},
 	uuid: func(n *store.Node) *string { return &n.UUID },
 	vals: func(n *store.Node) []any {
 		var provUpdated any
@@ -29,7 +31,8 @@ var nodes = &entity[store.Node]{
 			n.ProvisionState, n.TargetProvisionState, provUpdated, n.BootMode,
 			n.LastError, n.Maintenance, n.MaintenanceReason, n.Fault,
 			nil, nil, nil, // a new node is never reserved
-			jsonArg(n.InstanceInfo), jsonArg(n.Properties), jsonArg(n.Extra), n.AgentGroup, n.ResourceClass, n.Description, int64(1)}
+			jsonArg(n.InstanceInfo), jsonArg(n.Properties), jsonArg(n.Extra), n.AgentGroup, n.ResourceClass, n.Description,
+			microsArg(n.InspectionStartedAt), microsArg(n.InspectionFinishedAt), int64(1)}
 	},
 	// NOT NULL columns scan into plain pointers: pgx plans a scan into a
 	// sql.Scanner anew for every row, which on the lock's hot path (a node
@@ -39,7 +42,8 @@ var nodes = &entity[store.Node]{
 			&n.ProvisionState, &n.TargetProvisionState, nullMicros{&n.ProvisionUpdatedAt}, &n.BootMode,
 			&n.LastError, &n.Maintenance, &n.MaintenanceReason, &n.Fault,
 			text{&n.Reservation}, text{&n.ReservationPurpose}, nullMicros{&n.ReservedAt},
-			object{&n.InstanceInfo}, object{&n.Properties}, object{&n.Extra}, &n.AgentGroup, &n.ResourceClass, &n.Description, &n.Version,
+			object{&n.InstanceInfo}, object{&n.Properties}, object{&n.Extra}, &n.AgentGroup, &n.ResourceClass, &n.Description,
+			nullMicros{&n.InspectionStartedAt}, nullMicros{&n.InspectionFinishedAt}, &n.Version,
 			micros{&n.CreatedAt}, micros{&n.UpdatedAt}}
 	},
 	sortKeys: map[string]string{

@@ -8,3 +8,8 @@ CREATE TABLE node_inventory (
     plugin_data TEXT NOT NULL DEFAULT '{}',
     created_at  BIGINT NOT NULL
 );
+
+-- When each node's last inspection began and ended (Ironic's
+-- inspection_started_at and inspection_finished_at).
+ALTER TABLE nodes ADD COLUMN inspection_started_at BIGINT;
+ALTER TABLE nodes ADD COLUMN inspection_finished_at BIGINT;
