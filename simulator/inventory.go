@@ -200,8 +200,24 @@ func collection(self, typ, name string, members []string) hwDoc {
 // under the System's and the Chassis's ids in n. The quirks decide the
 // variants: no Storage, empty MACs.
 func inventoryDocs(sys *System, n names) map[string]hwDoc {
-	h := hardwareOf(sys.index, sys.Profile())
 	q := sys.q()
+	if c := sys.invCache.Load(); c != nil && c.q == q && c.n == n {
+		return c.docs // built for these quirks and ids: read-only
+	}
+	docs := buildInventoryDocs(sys, n, q)
+	sys.invCache.Store(&invCache{q: q, n: n, docs: docs})
+	return docs
+}
+
+// invCache is a system's last built inventory documents.
+type invCache struct {
+	q    *Quirks
+	n    names
+	docs map[string]hwDoc
+}
+
+func buildInventoryDocs(sys *System, n names, q *Quirks) map[string]hwDoc {
+	h := hardwareOf(sys.index, sys.Profile())
 	sp, cp := systemsPath+"/"+n.sys, chassisPath+"/"+n.ch
 	out := map[string]hwDoc{}
 	add := func(d hwDoc) string {

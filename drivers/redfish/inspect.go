@@ -77,6 +77,12 @@ type rfSystem struct {
 // inspect runs one inspection on cl.
 func inspect(cl *call) (*drivers.Inventory, error) {
 	in := &inspector{cl: cl}
+	sp, err := cl.systemPath()
+	if err != nil {
+		return nil, err
+	}
+	// The root (for $expand) and the System are read at once: only the
+	// collections below need to know about $expand.
 	var root struct {
 		ProtocolFeaturesSupported struct {
 			ExpandQuery *struct {
@@ -84,19 +90,20 @@ func inspect(cl *call) (*drivers.Inventory, error) {
 			}
 		}
 	}
-	if err := in.get(serviceRoot, &root); err != nil {
+	var sys rfSystem
+	var rootErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		rootErr = in.get(serviceRoot, &root)
+	}()
+	sysErr := in.get(sp, &sys)
+	<-done
+	if err := errors.Join(rootErr, sysErr); err != nil {
 		return nil, err
 	}
 	if q := root.ProtocolFeaturesSupported.ExpandQuery; q != nil && (q.NoLinks || q.ExpandAll) {
 		in.expand = true
-	}
-	sp, err := cl.systemPath()
-	if err != nil {
-		return nil, err
-	}
-	var sys rfSystem
-	if err := in.get(sp, &sys); err != nil {
-		return nil, err
 	}
 	inv := &drivers.Inventory{Interfaces: []drivers.InventoryNIC{}}
 	vendor(inv, &sys)
@@ -126,19 +133,22 @@ func inspect(cl *call) (*drivers.Inventory, error) {
 			}
 		}()
 	}
+	// Longest chains first, so that they hold the BMC's first request
+	// slots: Chassis, NetworkAdapters, their functions; PCIe devices and
+	// their functions; Storage and its drives; then single collections.
 	var onboard, addon []drivers.InventoryNIC
-	part(func() error { return in.cpus(&sys, inv) })
-	if inv.Memory == nil && sys.Memory != nil {
-		part(func() error { return in.memory(sys.Memory.ID, inv) })
-	}
-	part(func() (err error) { inv.Disks, err = in.disks(&sys); return err })
-	if sys.EthernetInterfaces != nil {
-		part(func() (err error) { onboard, err = in.ethernet(sys.EthernetInterfaces.ID); return err })
-	}
 	if len(sys.Links.Chassis) > 0 {
 		part(func() (err error) { addon, err = in.adapters(sys.Links.Chassis[0].ID); return err })
 	}
 	part(func() (err error) { inv.PCIDevices, err = in.pcie(sys.PCIeDevices); return err })
+	part(func() (err error) { inv.Disks, err = in.disks(&sys); return err })
+	if sys.EthernetInterfaces != nil {
+		part(func() (err error) { onboard, err = in.ethernet(sys.EthernetInterfaces.ID); return err })
+	}
+	part(func() error { return in.cpus(&sys, inv) })
+	if inv.Memory == nil && sys.Memory != nil {
+		part(func() error { return in.memory(sys.Memory.ID, inv) })
+	}
 	wg.Wait()
 	if first != nil {
 		return nil, first
