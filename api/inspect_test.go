@@ -231,3 +231,26 @@ func TestInspectFailsHalfWay(t *testing.T) {
 		t.Errorf("inventory after a failed inspection: %v", err)
 	}
 }
+
+// TestInspectNeedsInspector: a driver without inspection (fake) is refused
+// with 400 and the node stays manageable.
+func TestInspectNeedsInspector(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.client(t, "latest")
+	ctx := context.Background()
+	n, err := nodes.Create(ctx, c, nodes.CreateOpts{Name: "f1", Driver: "fake"}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nodes.ChangeProvisionState(ctx, c, n.UUID, nodes.ProvisionStateOpts{Target: nodes.TargetManage}).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	waitNode(t, c, n.UUID, "manageable", provisionIs("manageable"))
+	err = nodes.ChangeProvisionState(ctx, c, n.UUID, nodes.ProvisionStateOpts{Target: nodes.TargetInspect}).ExtractErr()
+	if statusOf(err) != http.StatusBadRequest {
+		t.Fatalf("inspect on the fake driver: %v", err)
+	}
+	if got, _ := nodes.Get(ctx, c, n.UUID).Extract(); got.ProvisionState != "manageable" {
+		t.Fatalf("node moved to %q", got.ProvisionState)
+	}
+}

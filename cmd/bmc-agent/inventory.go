@@ -45,3 +45,20 @@ func (n *nodeCmd) inventory() *cobra.Command {
 		},
 	}
 }
+
+// inspectDone is the end of an inspection: it returns to the state it
+// started from (manageable), so the end is a new inspection_finished_at
+// with no target left, or "inspect failed".
+func inspectDone(before *nodes.Node) doneFunc {
+	return func(n *nodes.Node) outcome {
+		switch {
+		case isFailedState(n.ProvisionState):
+			return failed
+		case n.TargetProvisionState != "" || n.InspectionFinishedAt == nil:
+			return pending
+		case before.InspectionFinishedAt != nil && !n.InspectionFinishedAt.After(*before.InspectionFinishedAt):
+			return pending
+		}
+		return succeeded
+	}
+}
