@@ -104,6 +104,7 @@ func toJSON(v any) (store.JSON, error) {
 // propertiesOf derives the node properties from an inventory: cpus and
 // cpu_arch, memory_mb, and local_gb as Ironic's redfish inspect computes it
 // (the smallest disk of at least 4 GiB, in GiB, less one for partitioning).
+// What the inventory does not know is left out.
 func propertiesOf(inv *drivers.Inventory) map[string]any {
 	p := map[string]any{}
 	if inv.CPU.Count > 0 {
@@ -122,7 +123,9 @@ func propertiesOf(inv *drivers.Inventory) map[string]any {
 			smallest = d.Size
 		}
 	}
-	p["local_gb"] = max(0, int(smallest/gib)-1)
+	if len(inv.Disks) > 0 { // unknown (IPMI) is not diskless
+		p["local_gb"] = max(0, int(smallest/gib)-1)
+	}
 	return p
 }
 
