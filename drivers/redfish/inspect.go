@@ -216,6 +216,26 @@ func members[T any](in *inspector, coll string) ([]T, error) {
 	return out, nil
 }
 
+// membersOfEach reads the members of each collection (nil: none),
+// concurrently.
+func membersOfEach[T any](in *inspector, colls []*ref) ([][]T, error) {
+	out := make([][]T, len(colls))
+	errs := make([]error, len(colls))
+	var wg sync.WaitGroup
+	for i, c := range colls {
+		if c == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i], errs[i] = members[T](in, c.ID)
+		}()
+	}
+	wg.Wait()
+	return out, errors.Join(errs...)
+}
+
 // fetchAll reads each linked resource, concurrently.
 func fetchAll[T any](in *inspector, links []ref) ([]T, error) {
 	out := make([]T, len(links))
@@ -402,21 +422,12 @@ func (in *inspector) adapters(chassis string) ([]drivers.InventoryNIC, error) {
 		ID       string `json:"Id"`
 		Ethernet struct{ MACAddress, PermanentMACAddress string }
 	}
-	fns := make([][]function, len(as))
-	errs := make([]error, len(as))
-	var wg sync.WaitGroup
+	colls := make([]*ref, len(as))
 	for i, a := range as {
-		if a.NetworkDeviceFunctions == nil {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			fns[i], errs[i] = members[function](in, a.NetworkDeviceFunctions.ID)
-		}()
+		colls[i] = a.NetworkDeviceFunctions
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	fns, err := membersOfEach[function](in, colls)
+	if err != nil {
 		return nil, err
 	}
 	var out []drivers.InventoryNIC
@@ -442,23 +453,14 @@ func (in *inspector) pcie(devices []ref) ([]drivers.PCIDevice, error) {
 		return nil, err
 	}
 	type function struct {
-		DeviceClass, VendorId, DeviceId, SubsystemVendorId, SubsystemId, RevisionId string //nolint:revive // Redfish's names
+		DeviceClass, VendorId, DeviceId, SubsystemVendorId, SubsystemId, RevisionId string // Redfish spells Id
 	}
-	fs := make([][]function, len(ds))
-	errs := make([]error, len(ds))
-	var wg sync.WaitGroup
+	colls := make([]*ref, len(ds))
 	for i, d := range ds {
-		if d.PCIeFunctions == nil {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			fs[i], errs[i] = members[function](in, d.PCIeFunctions.ID)
-		}()
+		colls[i] = d.PCIeFunctions
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	fs, err := membersOfEach[function](in, colls)
+	if err != nil {
 		return nil, err
 	}
 	var out []drivers.PCIDevice

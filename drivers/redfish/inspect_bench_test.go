@@ -28,17 +28,7 @@ func BenchmarkFleetInspect(b *testing.B) {
 		latency     = 200 * time.Millisecond
 		concurrency = 100
 	)
-	sim, err := simulator.New(simulator.Config{Systems: systems, PortPerSystem: true, Username: user, Password: pass, RequestLogSize: -1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := sim.Start(bg, "127.0.0.1:0"); err != nil {
-		b.Fatal(err)
-	}
-	defer sim.Close()
-	if err := sim.SetFleetFault(simulator.Fault{Latency: latency}); err != nil {
-		b.Fatal(err)
-	}
+	sim := latencyFleet(b, systems, latency)
 	d := redfish.New(redfish.Options{})
 	defer d.Close(bg)
 	ids := sim.SystemIDs()
@@ -48,26 +38,7 @@ func BenchmarkFleetInspect(b *testing.B) {
 		_, err := d.Inspect(ctx, simNode(sim, id, nil))
 		return err
 	}
-	fleet := func(fn func(id string) error) {
-		jobs := make(chan string)
-		var wg sync.WaitGroup
-		for range concurrency {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for id := range jobs {
-					if err := fn(id); err != nil {
-						b.Error(err)
-					}
-				}
-			}()
-		}
-		for _, id := range ids {
-			jobs <- id
-		}
-		close(jobs)
-		wg.Wait()
-	}
+	fleet := func(fn func(id string) error) { runFleet(b, ids, concurrency, fn) }
 	// A long-running agent has its clients and sessions already.
 	fleet(func(id string) error { return d.Check(bg, simNode(sim, id, nil)) })
 
@@ -119,3 +90,44 @@ func BenchmarkFleetInspect(b *testing.B) {
 }
 
 var _ drivers.Inspector = (*redfish.Driver)(nil)
+
+// latencyFleet starts a simulator of systems BMCs, each on its own port,
+// with latency added to every request; it stops with the benchmark.
+func latencyFleet(b *testing.B, systems int, latency time.Duration) *simulator.Simulator {
+	b.Helper()
+	sim, err := simulator.New(simulator.Config{Systems: systems, PortPerSystem: true, Username: user, Password: pass, RequestLogSize: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := sim.Start(bg, "127.0.0.1:0"); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { sim.Close() })
+	if err := sim.SetFleetFault(simulator.Fault{Latency: latency}); err != nil {
+		b.Fatal(err)
+	}
+	return sim
+}
+
+// runFleet runs fn for every id with the given concurrency, as the agent's
+// workers would.
+func runFleet(b *testing.B, ids []string, concurrency int, fn func(id string) error) {
+	jobs := make(chan string)
+	var wg sync.WaitGroup
+	for range concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range jobs {
+				if err := fn(id); err != nil {
+					b.Error(err)
+				}
+			}
+		}()
+	}
+	for _, id := range ids {
+		jobs <- id
+	}
+	close(jobs)
+	wg.Wait()
+}
