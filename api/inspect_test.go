@@ -232,13 +232,14 @@ func TestInspectFailsHalfWay(t *testing.T) {
 	}
 }
 
-// TestInspectNeedsInspector: a driver without inspection (fake) is refused
-// with 400 and the node stays manageable.
-func TestInspectNeedsInspector(t *testing.T) {
-	e := newEnv(t, envOptions{})
+// TestInspectFake: the fake driver's inspection finds nothing, as Ironic's
+// fake inspect: the node returns to manageable with an empty inventory, its
+// properties untouched and no port.
+func TestInspectFake(t *testing.T) {
+	e := newEnv(t, envOptions{addPorts: api.AddPortsAll})
 	c := e.client(t, "latest")
 	ctx := context.Background()
-	n, err := nodes.Create(ctx, c, nodes.CreateOpts{Name: "f1", Driver: "fake"}).Extract()
+	n, err := nodes.Create(ctx, c, nodes.CreateOpts{Name: "f1", Driver: "fake", Properties: map[string]any{"cpus": 8}}).Extract()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,11 +247,12 @@ func TestInspectNeedsInspector(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitNode(t, c, n.UUID, "manageable", provisionIs("manageable"))
-	err = nodes.ChangeProvisionState(ctx, c, n.UUID, nodes.ProvisionStateOpts{Target: nodes.TargetInspect}).ExtractErr()
-	if statusOf(err) != http.StatusBadRequest {
-		t.Fatalf("inspect on the fake driver: %v", err)
+	got := inspectNode(t, c, n.UUID, "manageable")
+	if got.LastError != "" || !equalJSON(t, got.Properties, map[string]any{"cpus": 8}) || len(nodePorts(t, c, n.UUID)) != 0 {
+		t.Fatalf("after a fake inspection: last_error %q properties %v", got.LastError, got.Properties)
 	}
-	if got, _ := nodes.Get(ctx, c, n.UUID).Extract(); got.ProvisionState != "manageable" {
-		t.Fatalf("node moved to %q", got.ProvisionState)
+	data, err := nodes.GetInventory(ctx, c, n.UUID).Extract()
+	if err != nil || data.Inventory.CPU.Count != 0 || len(data.Inventory.Interfaces) != 0 {
+		t.Fatalf("fake inventory %+v, %v", data, err)
 	}
 }

@@ -212,6 +212,7 @@ var readers = map[string]func(h *drivers.Handle) error{
 	"BootMode":              func(h *drivers.Handle) error { _, err := h.BootMode(bg); return err },
 	"Media":                 func(h *drivers.Handle) error { _, err := h.Media(bg); return err },
 	"Check":                 func(h *drivers.Handle) error { return h.Check(bg) },
+	"Inspect":               func(h *drivers.Handle) error { _, err := h.Inspect(bg); return err },
 }
 
 // TestSharedTaskGuard proves the guard over every method of the contract:
