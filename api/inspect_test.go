@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -254,5 +256,70 @@ func TestInspectFake(t *testing.T) {
 	data, err := nodes.GetInventory(ctx, c, n.UUID).Extract()
 	if err != nil || data.Inventory.CPU.Count != 0 || len(data.Inventory.Interfaces) != 0 {
 		t.Fatalf("fake inventory %+v, %v", data, err)
+	}
+}
+
+// TestInspectMockupsThroughAPI inspects each DMTF mockup through the API and
+// compares the inventory gophercloud reads with the mockup's files.
+func TestInspectMockupsThroughAPI(t *testing.T) {
+	const mockups = "../simulator/testdata/redfish-mockups"
+	for _, m := range []string{"public-rackmount1", "public-tower", "public-bladed"} {
+		t.Run(m, func(t *testing.T) {
+			_, sim, c := inspectEnv(t, simulator.Config{MockupDir: mockups + "/" + m}, api.AddPortsAll)
+			id := sim.SystemIDs()[0]
+			n := enrollManageable(t, c, "mock", sim.Endpoint(id), id, nil)
+			if got := inspectNode(t, c, n.UUID, "manageable"); got.LastError != "" {
+				t.Fatalf("last_error %q", got.LastError)
+			}
+			data, err := nodes.GetInventory(context.Background(), c, n.UUID).Extract()
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := filepath.Join(mockups, m, "Systems", filepath.Base(id))
+			var sys struct {
+				Manufacturer, Model, SerialNumber string
+				ProcessorSummary                  struct{ Count int }
+				MemorySummary                     struct{ TotalSystemMemoryGiB float64 }
+			}
+			readMockup(t, filepath.Join(dir, "index.json"), &sys)
+			inv := data.Inventory
+			if inv.CPU.Count != sys.ProcessorSummary.Count || inv.Memory.PhysicalMb != int(sys.MemorySummary.TotalSystemMemoryGiB*1024) ||
+				inv.SystemVendor.Manufacturer != sys.Manufacturer || inv.SystemVendor.ProductName != sys.Model || inv.SystemVendor.SerialNumber != sys.SerialNumber {
+				t.Errorf("inventory %+v / %+v, mockup %+v", inv.CPU, inv.SystemVendor, sys)
+			}
+			files, _ := filepath.Glob(filepath.Join(dir, "EthernetInterfaces", "*", "index.json"))
+			want := map[string]bool{}
+			for _, f := range files {
+				var e struct{ MACAddress string }
+				readMockup(t, f, &e)
+				if e.MACAddress != "" {
+					want[strings.ToLower(e.MACAddress)] = true
+				}
+			}
+			got := map[string]bool{}
+			for _, nic := range inv.Interfaces {
+				got[nic.MACAddress] = true
+			}
+			for mac := range want {
+				if !got[mac] {
+					t.Errorf("MAC %s of the mockup is not in the inventory %v", mac, got)
+				}
+			}
+			// add_ports all: one port per distinct MAC, no duplicate.
+			if ps := nodePorts(t, c, n.UUID); len(ps) != len(got) {
+				t.Errorf("ports %v for interfaces %v", ps, got)
+			}
+		})
+	}
+}
+
+func readMockup(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatal(err)
 	}
 }
