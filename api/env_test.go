@@ -50,8 +50,9 @@ type envOptions struct {
 	auth *api.Authenticator
 	// dsn is the database (default: an SQLite file in a temporary directory).
 	dsn string
-	// addPorts is the inspection's add_ports setting.
-	addPorts api.AddPorts
+	// addPorts and overwrite are the inspection's settings.
+	addPorts  api.AddPorts
+	overwrite bool
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -88,7 +89,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if o.wrap != nil {
 		st = o.wrap(db)
 	}
-	a, err := api.New(api.Config{Store: st, Tasks: tm, Drivers: reg, Logger: log, SyncTimeout: 10 * time.Second, InspectAddPorts: o.addPorts})
+	a, err := api.New(api.Config{Store: st, Tasks: tm, Drivers: reg, Logger: log, SyncTimeout: 10 * time.Second, InspectAddPorts: o.addPorts, InspectOverwrite: o.overwrite})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,7 @@ import (
 )
 
 // inspectEnv is an agent with the redfish driver and a simulator.
-func inspectEnv(t *testing.T, cfg simulator.Config, addPorts api.AddPorts) (*env, *simulator.Simulator, *gophercloud.ServiceClient) {
+func inspectEnv(t *testing.T, cfg simulator.Config, addPorts api.AddPorts, overwrite ...bool) (*env, *simulator.Simulator, *gophercloud.ServiceClient) {
 	t.Helper()
 	cfg.Username, cfg.Password = "admin", bmcPassword
 	sim, err := simulator.New(cfg)
@@ -38,7 +38,7 @@ func inspectEnv(t *testing.T, cfg simulator.Config, addPorts api.AddPorts) (*env
 	}
 	t.Cleanup(func() { sim.Close() })
 	rf := redfish.New(redfish.Options{RetryBackoff: time.Millisecond, MaxRetries: 1})
-	e := newEnv(t, envOptions{drivers: []drivers.Driver{rf}, addPorts: addPorts})
+	e := newEnv(t, envOptions{drivers: []drivers.Driver{rf}, addPorts: addPorts, overwrite: len(overwrite) > 0 && overwrite[0]})
 	return e, sim, e.client(t, "latest")
 }
 
@@ -321,5 +321,21 @@ func readMockup(t *testing.T, path string, v any) {
 	}
 	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestInspectOverwrite: asked to, inspection replaces the operator's
+// memory_mb; the operator's boot_mode capability stays in any case.
+func TestInspectOverwrite(t *testing.T) {
+	_, sim, c := inspectEnv(t, simulator.Config{Systems: 1}, api.AddPortsDisabled, true)
+	id := sim.SystemIDs()[0]
+	hw := sim.System(id).Hardware()
+	n := enrollManageable(t, c, "ow", sim.Endpoint(id), id, map[string]any{"memory_mb": 1, "capabilities": "boot_mode:bios"})
+	got := inspectNode(t, c, n.UUID, "manageable")
+	if got.Properties["memory_mb"] != float64(hw.MemoryMiB) || got.Properties["capabilities"] != "boot_mode:bios" {
+		t.Fatalf("properties %v", got.Properties)
+	}
+	if ps := nodePorts(t, c, n.UUID); len(ps) != 0 {
+		t.Fatalf("add_ports disabled made ports %v", ps)
 	}
 }
