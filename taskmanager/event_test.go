@@ -117,7 +117,7 @@ func TestProcessEvent(t *testing.T) {
 	}
 	waitFor(t, func() bool {
 		got, _ := e.db.Node(ctx, n.UUID)
-		return got.ProvisionState == taskmanager.StateManageable
+		return got.ProvisionState == taskmanager.StateManageable && got.Reservation == ""
 	})
 	got, _ := e.db.Node(ctx, n.UUID)
 	if got.TargetProvisionState != "" || got.ProvisionUpdatedAt == nil {
@@ -151,9 +151,10 @@ func TestProcessEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The worker records the failure, then releases the lock.
 	waitFor(t, func() bool {
 		got, _ := e.db.Node(ctx, n.UUID)
-		return got.ProvisionState == taskmanager.StateDeployFailed
+		return got.ProvisionState == taskmanager.StateDeployFailed && got.Reservation == ""
 	})
 	got, _ = e.db.Node(ctx, n.UUID)
 	if got.LastError != "image not found" || got.Reservation != "" {
