@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -156,5 +157,46 @@ func TestMemberIdentity(t *testing.T) {
 	}
 	if agents, _ := db.Agents(ctx, time.Minute); len(agents) != 0 {
 		t.Fatalf("after the new holder left: %+v", agents)
+	}
+}
+
+// deadlines records the deadline of each sweep's context.
+type deadlines struct {
+	mu   sync.Mutex
+	left []time.Duration
+}
+
+func (d *deadlines) RecoverStale(ctx context.Context, _ time.Duration) ([]string, error) {
+	dl, ok := ctx.Deadline()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !ok {
+		d.left = append(d.left, -1)
+	} else {
+		d.left = append(d.left, time.Until(dl))
+	}
+	return nil, nil
+}
+
+// The stale-lock sweep runs after the heartbeat on its goroutine: it gets
+// at most half an interval, so a slow sweep cannot age the agent's lease.
+func TestTickBoundsTheSweep(t *testing.T) {
+	db := openDB(t)
+	d := &deadlines{}
+	const interval = time.Hour
+	m, err := cluster.New(cluster.Config{Agent: store.Agent{ID: "a"}, Interval: interval, Timeout: 4 * interval}, db, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Join(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Tick(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.left) != 1 || d.left[0] < 0 || d.left[0] > interval/2 {
+		t.Fatalf("sweep deadlines %v, want one of at most %v", d.left, interval/2)
 	}
 }
