@@ -2,8 +2,6 @@ package redfish
 
 import (
 	"context"
-	"errors"
-	"net/http"
 	"slices"
 
 	"github.com/stmcginnis/gofish/redfish"
@@ -28,7 +26,13 @@ var bootModes = map[drivers.BootMode]redfish.BootSourceOverrideMode{
 	drivers.BootModeBIOS: redfish.LegacyBootSourceOverrideMode,
 }
 
+// usbCd is the target some BMCs boot their virtual CD as (Supermicro).
+const usbCd redfish.BootSourceOverrideTarget = "UsbCd"
+
 func deviceOf(t redfish.BootSourceOverrideTarget) drivers.BootDevice {
+	if t == usbCd {
+		return drivers.BootCDROM
+	}
 	for dev, tt := range bootTargets {
 		if tt == t {
 			return dev
@@ -86,10 +90,10 @@ func (d *Driver) SupportedBootDevices(ctx context.Context, n drivers.Node) ([]dr
 }
 
 // SetBootDevice implements drivers.BootDeviceSetter: a PATCH of the
-// system's Boot override (target, Once or Continuous, and the mode if asked)
-// with If-Match of the ETag just read; a stale ETag (412) is read again and
-// the PATCH retried once. A system that already has the override gets no
-// PATCH. Mutating; idempotent.
+// system's Boot override (target, Once or Continuous, and the mode if asked),
+// sent and confirmed as setBoot describes. The virtual CD is asked for as
+// UsbCd where the system allows UsbCd (quirks.go). A system that already has
+// the override gets no PATCH. Mutating; idempotent.
 func (d *Driver) SetBootDevice(ctx context.Context, n drivers.Node, dev drivers.BootDevice, opts drivers.BootOptions) error {
 	return d.run(ctx, n, drivers.ManagementInterface, "set boot device to "+string(dev), func(cl *call) error {
 		target, ok := bootTargets[dev]
@@ -100,24 +104,27 @@ func (d *Driver) SetBootDevice(ctx context.Context, n drivers.Node, dev drivers.
 		if opts.Persistent {
 			enabled = redfish.ContinuousBootSourceOverrideEnabled
 		}
-		return cl.patchBoot(func(s *system) (redfish.Boot, bool, error) {
-			if len(s.boot.Targets) > 0 && !slices.Contains(s.boot.Targets, string(target)) {
-				return redfish.Boot{}, false, rejected("boot source %s is not among those the system allows %v", target, s.boot.Targets)
+		return cl.setBoot(func(s *system) (bootChange, error) {
+			t := target
+			if t == redfish.CdBootSourceOverrideTarget && slices.Contains(s.boot.Targets, string(usbCd)) {
+				t = usbCd
+				cl.note(behaviourUsbCd)
+			}
+			if len(s.boot.Targets) > 0 && !slices.Contains(s.boot.Targets, string(t)) {
+				return bootChange{}, rejected("boot source %s is not among those the system allows %v", t, s.boot.Targets)
 			}
 			if len(s.boot.Enabled) > 0 && !slices.Contains(s.boot.Enabled, string(enabled)) {
-				return redfish.Boot{}, false, rejected("override %s is not among those the system allows %v", enabled, s.boot.Enabled)
+				return bootChange{}, rejected("override %s is not among those the system allows %v", enabled, s.boot.Enabled)
 			}
-			b := redfish.Boot{BootSourceOverrideTarget: target, BootSourceOverrideEnabled: enabled}
-			same := s.Boot.BootSourceOverrideTarget == target && s.Boot.BootSourceOverrideEnabled == enabled
+			c := bootChange{Target: t, Enabled: enabled}
 			if opts.Mode != drivers.NoBootMode {
 				m, err := s.checkMode(opts.Mode)
 				if err != nil {
-					return redfish.Boot{}, false, err
+					return bootChange{}, err
 				}
-				b.BootSourceOverrideMode = m
-				same = same && s.Boot.BootSourceOverrideMode == m
+				c.Mode = m
 			}
-			return b, !same, nil
+			return c, nil
 		})
 	})
 }
@@ -138,15 +145,13 @@ func (d *Driver) BootMode(ctx context.Context, n drivers.Node) (drivers.BootMode
 }
 
 // SetBootMode implements drivers.BootModeSetter with a PATCH of
-// BootSourceOverrideMode, where the system exposes it. Mutating; idempotent.
+// BootSourceOverrideMode, where the system exposes it, sent and confirmed as
+// setBoot describes. Mutating; idempotent.
 func (d *Driver) SetBootMode(ctx context.Context, n drivers.Node, mode drivers.BootMode) error {
 	return d.run(ctx, n, drivers.ManagementInterface, "set boot mode to "+string(mode), func(cl *call) error {
-		return cl.patchBoot(func(s *system) (redfish.Boot, bool, error) {
+		return cl.setBoot(func(s *system) (bootChange, error) {
 			m, err := s.checkMode(mode)
-			if err != nil {
-				return redfish.Boot{}, false, err
-			}
-			return redfish.Boot{BootSourceOverrideMode: m}, s.Boot.BootSourceOverrideMode != m, nil
+			return bootChange{Mode: m}, err
 		})
 	})
 }
@@ -164,27 +169,4 @@ func (s *system) checkMode(mode drivers.BootMode) (redfish.BootSourceOverrideMod
 		return "", rejected("boot mode %s is not among those the system allows %v", m, s.boot.Modes)
 	}
 	return m, nil
-}
-
-// patchBoot reads the system, asks build for the Boot change (and whether
-// one is needed), and PATCHes it with If-Match; on 412 it reads and tries
-// once more.
-func (cl *call) patchBoot(build func(*system) (redfish.Boot, bool, error)) error {
-	for attempt := 1; ; attempt++ {
-		s, err := cl.system()
-		if err != nil {
-			return err
-		}
-		b, needed, err := build(s)
-		if err != nil || !needed {
-			return err
-		}
-		s.DisableEtagMatch(false) // PATCH carries the ETag just read
-		err = s.SetBoot(b)
-		var re *ResponseError
-		if attempt == 1 && errors.As(err, &re) && re.Status == http.StatusPreconditionFailed {
-			continue
-		}
-		return err
-	}
 }

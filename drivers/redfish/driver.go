@@ -115,6 +115,7 @@ type Driver struct {
 	stats struct {
 		requests, retries, logins, logouts atomic.Uint64
 	}
+	fired sync.Map // behaviour name -> *atomic.Uint64 (quirks.go)
 }
 
 // New returns a Redfish driver with no clients yet: a BMC's client is made
@@ -163,6 +164,9 @@ type Stats struct {
 	Retries uint64
 	// Logins and Logouts count sessions created and deleted.
 	Logins, Logouts uint64
+	// Behaviours counts, by name, the BMC behaviours beyond the standard
+	// that the driver handled (quirks.go).
+	Behaviours map[string]uint64
 }
 
 // Stats returns the driver's counters.
@@ -176,6 +180,8 @@ func (d *Driver) Stats() Stats {
 		Retries:  d.stats.retries.Load(),
 		Logins:   d.stats.logins.Load(),
 		Logouts:  d.stats.logouts.Load(),
+
+		Behaviours: d.firedCounts(),
 	}
 }
 
