@@ -83,7 +83,7 @@ func (cl *call) sendBoot(s *system, want bootChange) error {
 			return rc.patch(path, map[string]bootChange{"Boot": body}, tag)
 		})
 		if err == nil {
-			got, rerr := cl.readBoot(path)
+			got, etag, rerr := cl.readBoot(path)
 			switch {
 			case rerr != nil:
 				return rerr
@@ -93,7 +93,7 @@ func (cl *call) sendBoot(s *system, want bootChange) error {
 				// What was sent applied, but a field it left out moved
 				// (Supermicro sets Enabled to Once): send everything.
 				cl.note("boot-enabled-reverted")
-				body, full = expect, true
+				body, full, tag = expect, true, etag
 				continue
 			}
 			cl.note(behaviourBootReadBack)
@@ -112,16 +112,20 @@ func (cl *call) sendBoot(s *system, want bootChange) error {
 	}
 }
 
-// readBoot reads the Boot object of the System or of its settings resource.
-func (cl *call) readBoot(path string) (bootChange, error) {
+// readBoot reads the Boot object of the System or of its settings
+// resource, and the ETag it was read with.
+func (cl *call) readBoot(path string) (bootChange, string, error) {
 	resp, err := cl.Get(path)
 	if err != nil {
-		return bootChange{}, err
+		return bootChange{}, "", err
 	}
 	defer resp.Body.Close()
-	var v struct{ Boot bootChange }
-	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
-		return bootChange{}, fmt.Errorf("%w: reading back the boot override: %v", drivers.ErrBMCFailed, err)
+	var v struct {
+		Boot bootChange
+		ETag string `json:"@odata.etag"`
 	}
-	return v.Boot, nil
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+		return bootChange{}, "", fmt.Errorf("%w: reading back the boot override: %v", drivers.ErrBMCFailed, err)
+	}
+	return v.Boot, v.ETag, nil
 }
