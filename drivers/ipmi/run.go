@@ -95,6 +95,11 @@ func (d *Driver) classify(ctx, cctx context.Context, b bmc, err error) error {
 	case errors.Is(ctx.Err(), context.Canceled):
 		return ctx.Err()
 	case cctx.Err() != nil:
+		// Over UDP a silent BMC and a hung one look alike; the
+		// sessionless probe tells them apart.
+		if ctx.Err() == nil && !d.answers(ctx, b) {
+			return &cmdError{kind: drivers.ErrBMCUnreachable, msg: "no answer in time, not even to a request that needs no session"}
+		}
 		return &cmdError{kind: drivers.ErrBMCTimeout, msg: "no answer in time"}
 	case errors.Is(err, exec.ErrNotFound):
 		return err
