@@ -364,7 +364,7 @@ func cdHolds(sys *simulator.System, image string) bool {
 }
 
 // simSessionCount asks the simulator's admin endpoint how many sessions live.
-func simSessionCount(t *testing.T, sim *simulator.Simulator) int {
+func simSessionCount(t testing.TB, sim *simulator.Simulator) int {
 	t.Helper()
 	resp, err := http.Get(sim.URL() + "/sim")
 	if err != nil {
