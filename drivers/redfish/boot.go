@@ -64,6 +64,13 @@ func (d *Driver) BootDevice(ctx context.Context, n drivers.Node) (drivers.BootDe
 		if s.Boot.BootSourceOverrideEnabled != redfish.DisabledBootSourceOverrideEnabled {
 			st.Device = deviceOf(s.Boot.BootSourceOverrideTarget)
 		}
+		if p, _ := cl.systemPath(); p != "" {
+			if c, ok := cl.sticky(p); ok {
+				// Persistent as far as the agent's power ons go (bootonce.go).
+				persistent = true
+				st = drivers.BootDeviceStatus{Device: deviceOf(c.Target), Persistent: &persistent}
+			}
+		}
 		return nil
 	})
 	return st, err
@@ -92,8 +99,10 @@ func (d *Driver) SupportedBootDevices(ctx context.Context, n drivers.Node) ([]dr
 // SetBootDevice implements drivers.BootDeviceSetter: a PATCH of the
 // system's Boot override (target, Once or Continuous, and the mode if asked),
 // sent and confirmed as setBoot describes. The virtual CD is asked for as
-// UsbCd where the system allows UsbCd (quirks.go). A system that already has
-// the override gets no PATCH. Mutating; idempotent.
+// UsbCd where the system allows UsbCd (quirks.go); a persistent override on
+// a system that refuses Continuous is a Once override re-applied before each
+// power on (bootonce.go). A system that already has the override gets no
+// PATCH. Mutating; idempotent.
 func (d *Driver) SetBootDevice(ctx context.Context, n drivers.Node, dev drivers.BootDevice, opts drivers.BootOptions) error {
 	return d.run(ctx, n, drivers.ManagementInterface, "set boot device to "+string(dev), func(cl *call) error {
 		target, ok := bootTargets[dev]
@@ -104,29 +113,63 @@ func (d *Driver) SetBootDevice(ctx context.Context, n drivers.Node, dev drivers.
 		if opts.Persistent {
 			enabled = redfish.ContinuousBootSourceOverrideEnabled
 		}
-		return cl.setBoot(func(s *system) (bootChange, error) {
-			t := target
-			if t == redfish.CdBootSourceOverrideTarget && slices.Contains(s.boot.Targets, string(usbCd)) {
-				t = usbCd
-				cl.note(behaviourUsbCd)
+		path, err := cl.systemPath()
+		if err != nil {
+			return err
+		}
+		build := cl.buildBoot(target, &enabled, opts.Mode)
+		var want bootChange
+		apply := func(s *system) (bootChange, error) {
+			if enabled == redfish.ContinuousBootSourceOverrideEnabled && s.refusesContinuous() {
+				enabled = redfish.OnceBootSourceOverrideEnabled // bootonce.go
 			}
-			if len(s.boot.Targets) > 0 && !slices.Contains(s.boot.Targets, string(t)) {
-				return bootChange{}, rejected("boot source %s is not among those the system allows %v", t, s.boot.Targets)
-			}
-			if len(s.boot.Enabled) > 0 && !slices.Contains(s.boot.Enabled, string(enabled)) {
-				return bootChange{}, rejected("override %s is not among those the system allows %v", enabled, s.boot.Enabled)
-			}
-			c := bootChange{Target: t, Enabled: enabled}
-			if opts.Mode != drivers.NoBootMode {
-				m, err := s.checkMode(opts.Mode)
-				if err != nil {
-					return bootChange{}, err
-				}
-				c.Mode = m
-			}
-			return c, nil
-		})
+			c, err := build(s)
+			want = c
+			return c, err
+		}
+		err = cl.setBoot(apply)
+		if err != nil && enabled == redfish.ContinuousBootSourceOverrideEnabled && continuousRefused(err) {
+			enabled = redfish.OnceBootSourceOverrideEnabled
+			err = cl.setBoot(apply)
+		}
+		switch {
+		case err != nil:
+			return err
+		case opts.Persistent && want.Enabled == redfish.OnceBootSourceOverrideEnabled:
+			cl.note(behaviourOnceEachBoot)
+			cl.stick(path, want)
+		default:
+			cl.unstick(path)
+		}
+		return nil
 	})
+}
+
+// buildBoot returns the change that sets target with enabled (and mode) on
+// a system, checked against what the system allows.
+func (cl *call) buildBoot(target redfish.BootSourceOverrideTarget, enabled *redfish.BootSourceOverrideEnabled, mode drivers.BootMode) func(*system) (bootChange, error) {
+	return func(s *system) (bootChange, error) {
+		t := target
+		if t == redfish.CdBootSourceOverrideTarget && slices.Contains(s.boot.Targets, string(usbCd)) {
+			t = usbCd
+			cl.note(behaviourUsbCd)
+		}
+		if len(s.boot.Targets) > 0 && !slices.Contains(s.boot.Targets, string(t)) {
+			return bootChange{}, rejected("boot source %s is not among those the system allows %v", t, s.boot.Targets)
+		}
+		if len(s.boot.Enabled) > 0 && !slices.Contains(s.boot.Enabled, string(*enabled)) {
+			return bootChange{}, rejected("override %s is not among those the system allows %v", *enabled, s.boot.Enabled)
+		}
+		c := bootChange{Target: t, Enabled: *enabled}
+		if mode != drivers.NoBootMode {
+			m, err := s.checkMode(mode)
+			if err != nil {
+				return bootChange{}, err
+			}
+			c.Mode = m
+		}
+		return c, nil
+	}
 }
 
 // BootMode implements drivers.BootModeGetter: the system's

@@ -46,6 +46,7 @@ type client struct {
 	system     string // the BMC's only system, once discovered
 	closed     bool
 	actionInfo map[string][]string // allowable values read from ActionInfo resources
+	sticky     sync.Map            // system path -> bootChange re-applied before each power on (bootonce.go)
 
 	inflight atomic.Int32
 	lastUsed atomic.Int64 // unix nanoseconds

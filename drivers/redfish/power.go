@@ -163,6 +163,13 @@ func (d *Driver) SetPowerState(ctx context.Context, n drivers.Node, action drive
 		wc := cl.withContext(wctx)
 		last := s.PowerState
 		for i, st := range steps {
+			if powersOn(st.reset) {
+				// A persistent boot device the BMC keeps only Once
+				// (bootonce.go) is set again before each boot.
+				if err := wc.reapplyOnce(); err != nil {
+					return err
+				}
+			}
 			if st.reset != "" {
 				// A BMC still settling refuses the reset for a while
 				// (quirks.go): it is retried within the power timeout.

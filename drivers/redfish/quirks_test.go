@@ -1,6 +1,8 @@
 package redfish_test
 
 import (
+	"bytes"
+	"io"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -317,5 +319,55 @@ func holdSession(t *testing.T, n drivers.Node) (release func()) {
 		if resp, err := http.DefaultClient.Do(req); err == nil {
 			resp.Body.Close()
 		}
+	}
+}
+
+// TestContinuousRefusedOnceEachBoot: a BMC that answers 400 to a Continuous
+// override gets Once, and the driver sets it again before every power on it
+// makes, so the device stays the boot device as a persistent one would.
+func TestContinuousRefusedOnceEachBoot(t *testing.T) {
+	sim := startSim(t, simulator.Config{})
+	id := sim.SystemIDs()[0]
+	sys := sim.System(id)
+	h := sim.Handler()
+	ep := front(t, sim, func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != http.MethodPatch {
+			return false
+		}
+		body, _ := io.ReadAll(r.Body)
+		if strings.Contains(string(body), "Continuous") {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			io.WriteString(w, `{"error":{"code":"Base.1.18.PropertyValueNotInList","message":"The value Continuous for the property BootSourceOverrideEnabled is not in the list of acceptable values."}}`)
+			return true
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		h.ServeHTTP(w, r)
+		return true
+	})
+	d := newDriver(t, fastOptions())
+	n := nodeOf(ep, id, nil)
+	mustBoot(t, d, n, drivers.BootPXE, true)
+	if b := sys.BootOverride(); b.Target != simulator.BootPxe || b.Enabled != simulator.BootOnce {
+		t.Fatalf("override %+v, want Pxe Once", b)
+	}
+	for i := range 2 {
+		mustPower(t, d, n, drivers.ActionPowerOn)
+		if b := sys.BootedFrom(); b.Device != simulator.BootPxe || !b.Override {
+			t.Fatalf("boot %d: %+v", i+1, b)
+		}
+		mustPower(t, d, n, drivers.ActionPowerOff)
+	}
+	if st, err := d.BootDevice(ctx(t), n); err != nil || st.Device != drivers.BootPXE || st.Persistent == nil || !*st.Persistent {
+		t.Fatalf("boot device %+v, %v", st, err)
+	}
+	handled(t, d, "continuous-as-once-each-boot")
+	// A Once boot device replaces it: the next power on boots the default.
+	mustBoot(t, d, n, drivers.BootDisk, false)
+	mustPower(t, d, n, drivers.ActionPowerOn)
+	mustPower(t, d, n, drivers.ActionPowerOff)
+	mustPower(t, d, n, drivers.ActionPowerOn)
+	if b := sys.BootedFrom(); b.Override {
+		t.Fatalf("after a Once disk boot, the next boot still had an override: %+v", b)
 	}
 }
