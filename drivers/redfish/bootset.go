@@ -92,7 +92,7 @@ func (cl *call) sendBoot(s *system, want bootChange) error {
 			case !full && want.holds(got):
 				// What was sent applied, but a field it left out moved
 				// (Supermicro sets Enabled to Once): send everything.
-				cl.note("boot-enabled-reverted")
+				cl.note(behaviourEnabledReverted)
 				body, full, tag = expect, true, etag
 				continue
 			}

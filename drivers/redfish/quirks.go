@@ -145,6 +145,11 @@ const (
 	// after an accepted reset is polled until it changes or the power
 	// timeout passes (Ironic release note catch-redfish-409; power.go).
 	behaviourStalePower = "stale-power-state-re-read"
+	// behaviourEnabledReverted: the minimal boot PATCH applied, but the
+	// read-back shows a field it did not carry moved (Supermicro sets
+	// BootSourceOverrideEnabled to Once): the full payload is sent (Ironic
+	// release note supermicro-redfish-override-enabled; bootset.go).
+	behaviourEnabledReverted = "boot-enabled-reverted"
 	// behaviourBootReadBack: the boot override is read back after a PATCH;
 	// a 2xx that did not apply it is an error (bmclib PR 459, Ironic
 	// release note redfish-sadness; boot.go).
@@ -198,7 +203,7 @@ func (cl *call) note(name string) {
 	v.(*atomic.Uint64).Add(1)
 }
 
-// fired copies the per-behaviour counters.
+// firedCounts copies the per-behaviour counters.
 func (d *Driver) firedCounts() map[string]uint64 {
 	out := map[string]uint64{}
 	d.fired.Range(func(k, v any) bool {
