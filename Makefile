@@ -6,7 +6,7 @@ BIN     ?= bin/bmc-agent
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build run test lint bench clean
+.PHONY: all build run test acceptance lint bench clean
 
 all: build
 
@@ -24,6 +24,11 @@ test: lint
 	$(GO) test -race -count=1 -timeout 20m ./...
 	$(GO) test -run '^$$' -fuzz FuzzDecodeNode -fuzztime 10s ./api/
 	$(GO) test -run '^$$' -fuzz FuzzPatchNode -fuzztime 10s ./api/
+
+## acceptance: gophercloud's own baremetal acceptance tests (noauth and
+## httpbasic, unchanged) against serve --demo; also part of make test.
+acceptance:
+	$(GO) test -count=1 -v -run TestGophercloudAcceptance ./cmd/bmc-agent
 
 ## lint: formatting and vet.
 lint:

@@ -52,6 +52,16 @@ func (a *API) start(ctx context.Context, ident string, j job) error {
 			saveOutcome(ctx, t)
 		})
 		return t.SpawnAfter(func(ctx context.Context, t *taskmanager.Task) error {
+			defer func() {
+				// A panic still ends the job (the target cleared,
+				// last_error set) before it goes on to the task
+				// manager, which logs it and releases the lock.
+				if r := recover(); r != nil {
+					j.end(t.Node(), fmt.Errorf("panic in the background work: %v", r))
+					saveOutcome(ctx, t)
+					panic(r)
+				}
+			}()
 			err := j.work(ctx, t)
 			if err != nil && ctx.Err() != nil {
 				// Say why the work was cut short (the agent stopping),

@@ -38,6 +38,12 @@ type Config struct {
 	SyncTimeout time.Duration
 	// MaxBodyBytes limits request bodies (413 beyond); default 1 MiB.
 	MaxBodyBytes int64
+	// Group is this agent's conductor group: requests that act on a node
+	// of another group are refused (groups.go).
+	Group string
+	// MaxListBytes ends a page of a node listing early, with a "next"
+	// link, once its answer reached this size; default DefaultMaxListBytes.
+	MaxListBytes int
 	// PublicURL is the base of the links in responses, e.g.
 	// "https://agent.example:6385"; default: the scheme and Host of each
 	// request.
@@ -87,6 +93,9 @@ func New(cfg Config) (*API, error) {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 1 << 20
 	}
+	if cfg.MaxListBytes <= 0 {
+		cfg.MaxListBytes = DefaultMaxListBytes
+	}
 	a := &API{cfg: cfg, log: cfg.Logger, db: cfg.Store, tm: cfg.Tasks, mux: http.NewServeMux()}
 	a.nodes = a.nodeFields()
 	a.nodeInputsCreate = a.nodeInputs(false)
@@ -107,7 +116,6 @@ type route struct {
 func (a *API) routes() {
 	a.mux.HandleFunc("/{$}", a.serveRoot)
 	a.handle("/v1", 1, map[string]handler{"GET": a.v1Root})
-	a.handle("/v1/{$}", 1, map[string]handler{"GET": a.v1Root})
 
 	a.handle("/v1/nodes", 1, map[string]handler{"GET": a.listNodes(false), "POST": a.createNode})
 	a.handle("/v1/nodes/detail", 1, map[string]handler{"GET": a.listNodes(true)})
@@ -122,13 +130,16 @@ func (a *API) routes() {
 	a.handle("/v1/nodes/{node}/management/inject_nmi", vInjectNMI, map[string]handler{"PUT": a.injectNMI})
 	a.handle("/v1/nodes/{node}/vmedia", vVMedia, map[string]handler{"POST": a.attachVMedia, "DELETE": a.detachVMedia})
 	a.handle("/v1/nodes/{node}/validate", 1, map[string]handler{"GET": a.validateNode})
+	a.handle("/v1/nodes/{node}/states/raid", 1, map[string]handler{"PUT": a.setRAIDConfig})
+	a.handle("/v1/nodes/{node}/firmware", vFirmwareInterface, map[string]handler{"GET": a.listFirmware})
 	a.handle("/v1/nodes/{node}/maintenance", 1, map[string]handler{"PUT": a.setMaintenance, "DELETE": a.unsetMaintenance})
 
 	ports, conns, targets := a.ports(), a.volumeConnectors(), a.volumeTargets()
 	a.handle("/v1/ports", 1, map[string]handler{"GET": ports.listHandler(a, false, false), "POST": ports.createHandler(a)})
 	a.handle("/v1/ports/detail", 1, map[string]handler{"GET": ports.listHandler(a, true, false)})
 	a.handle("/v1/ports/{id}", 1, map[string]handler{"GET": ports.getHandler(a), "PATCH": ports.patchHandler(a), "DELETE": ports.deleteHandler(a)})
-	a.handle("/v1/nodes/{node}/ports", 1, map[string]handler{"GET": ports.listHandler(a, false, true)})
+	a.handle("/v1/nodes/{node}/ports", 1, map[string]handler{"GET": ports.listHandler(a, false, true), "POST": malformedURI})
+	a.handle("/v1/nodes/{node}/ports/{id}", 1, map[string]handler{"GET": malformedURI, "PATCH": malformedURI, "DELETE": malformedURI})
 	a.handle("/v1/nodes/{node}/ports/detail", 1, map[string]handler{"GET": ports.listHandler(a, true, true)})
 
 	a.handle("/v1/volume", vVolume, map[string]handler{"GET": a.volumeRoot})
@@ -137,13 +148,20 @@ func (a *API) routes() {
 	a.handle("/v1/volume/targets", vVolume, map[string]handler{"GET": targets.listHandler(a, false, false), "POST": targets.createHandler(a)})
 	a.handle("/v1/volume/targets/{id}", vVolume, map[string]handler{"GET": targets.getHandler(a), "PATCH": targets.patchHandler(a), "DELETE": targets.deleteHandler(a)})
 	a.handle("/v1/nodes/{node}/volume", vVolume, map[string]handler{"GET": a.nodeVolumeRoot})
-	a.handle("/v1/nodes/{node}/volume/connectors", vVolume, map[string]handler{"GET": conns.listHandler(a, false, true)})
-	a.handle("/v1/nodes/{node}/volume/targets", vVolume, map[string]handler{"GET": targets.listHandler(a, false, true)})
+	a.handle("/v1/nodes/{node}/volume/connectors", vVolume, map[string]handler{"GET": conns.listHandler(a, false, true), "POST": malformedURI})
+	a.handle("/v1/nodes/{node}/volume/targets", vVolume, map[string]handler{"GET": targets.listHandler(a, false, true), "POST": malformedURI})
+	a.handle("/v1/nodes/{node}/volume/connectors/{id}", vVolume, map[string]handler{"GET": malformedURI, "PATCH": malformedURI, "DELETE": malformedURI})
+	a.handle("/v1/nodes/{node}/volume/targets/{id}", vVolume, map[string]handler{"GET": malformedURI, "PATCH": malformedURI, "DELETE": malformedURI})
 
 	a.handle("/v1/conductors", vConductors, map[string]handler{"GET": a.listConductors})
 	a.handle("/v1/conductors/{hostname}", vConductors, map[string]handler{"GET": a.getConductor})
 	a.handle("/v1/drivers", 1, map[string]handler{"GET": a.listDrivers})
 	a.handle("/v1/drivers/{name}", 1, map[string]handler{"GET": a.getDriver})
+	a.handle("/v1/drivers/{name}/properties", 1, map[string]handler{"GET": a.driverProperties})
+	a.handle("/v1/drivers/{driver}/vendor_passthru/methods", 1, map[string]handler{"GET": a.vendorMethods})
+	a.handle("/v1/drivers/{driver}/vendor_passthru", 1, map[string]handler{"GET": a.vendorPassthru, "POST": a.vendorPassthru, "PUT": a.vendorPassthru, "PATCH": a.vendorPassthru, "DELETE": a.vendorPassthru})
+	a.handle("/v1/nodes/{node}/vendor_passthru/methods", 1, map[string]handler{"GET": a.vendorMethods})
+	a.handle("/v1/nodes/{node}/vendor_passthru", 1, map[string]handler{"GET": a.vendorPassthru, "POST": a.vendorPassthru, "PUT": a.vendorPassthru, "PATCH": a.vendorPassthru, "DELETE": a.vendorPassthru})
 
 	// Everything else, Ironic's resources the agent does not have included,
 	// is an unknown resource.
@@ -162,13 +180,13 @@ func (a *API) routes() {
 // the requested version is unknown, and a method the path lacks is 405.
 func (a *API) handle(pattern string, since int, methods map[string]handler) {
 	a.patterns = append(a.patterns, pattern)
-	rt := route{since: since, methods: methods}
+	rt := route{since: since, methods: a.groupGuard(pattern, methods)}
 	allow := make([]string, 0, len(methods))
 	for m := range methods {
 		allow = append(allow, m)
 	}
 	slices.Sort(allow)
-	a.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+	serve := func(w http.ResponseWriter, r *http.Request) {
 		r, err := a.versioned(w, r)
 		if err == nil && !versionOf(r).atLeast(rt.since) {
 			err = errNoResource
@@ -188,7 +206,13 @@ func (a *API) handle(pattern string, since int, methods map[string]handler) {
 		if err != nil {
 			writeError(w, r, a.log, err)
 		}
-	})
+	}
+	a.mux.HandleFunc(pattern, serve)
+	// Ironic (pecan) serves every path with a trailing slash too, and its
+	// clients send it: the baremetal CLI asks for /v1/nodes/?fields=...
+	if !strings.HasSuffix(pattern, "/{$}") {
+		a.mux.HandleFunc(pattern+"/{$}", serve)
+	}
 }
 
 // versioned negotiates the microversion of a /v1 request.
@@ -210,6 +234,10 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, a.cfg.MaxBodyBytes)
+	if err := checkURL(r.URL); err != nil {
+		writeError(w, r, a.log, err)
+		return
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {
@@ -292,6 +320,15 @@ func (a *API) nodeVolumeRoot(w http.ResponseWriter, r *http.Request) error {
 		"connectors": selfLinks(base, p+"/connectors"),
 		"targets":    selfLinks(base, p+"/targets"),
 	})
+}
+
+// malformedURI answers what Ironic refuses below a node: one port, volume
+// connector or target, or a creation, addressed through
+// /v1/nodes/{node}/... is MalformedRequestURI, 400
+// (ironic/api/controllers/v1/port.py get_one/post/patch/delete,
+// volume_connector.py and volume_target.py likewise).
+func malformedURI(http.ResponseWriter, *http.Request) error {
+	return badRequest("Malformed request URI.")
 }
 
 // isNotFound reports a store's not-found error.

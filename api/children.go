@@ -19,9 +19,12 @@ type child[T any] struct {
 	// collection is the JSON key and the URL path below /v1 ("ports",
 	// "volume/connectors").
 	collection, key string
-	fields          []field[T]
-	inputs          []input[T]
-	internal        map[string]bool
+	// detailSince is the version from which ?detail is accepted; 0 means
+	// Ironic's general 1.43.
+	detailSince int
+	fields      []field[T]
+	inputs      []input[T]
+	internal    map[string]bool
 	// filters are query parameters besides paging and node/node_uuid.
 	filters map[string]int
 	uuid    func(*T) string
@@ -32,6 +35,9 @@ type child[T any] struct {
 	reset func(x *T, v Version)
 	// check validates a new or patched resource.
 	check func(*T) error
+	// changeAllowed, if set, refuses an update the node's state forbids
+	// (Ironic's per-state rules); it runs under the node's lock.
+	changeAllowed func(n *store.Node, cur, next *T) error
 	// defaults fills what a creation request left out.
 	defaults func(*T)
 
@@ -57,7 +63,7 @@ func (c *child[T]) listHandler(a *API, detail, perNode bool) handler {
 		filters["node"], filters["node_uuid"] = 1, 1
 	}
 	return func(w http.ResponseWriter, r *http.Request) error {
-		l, err := parseListing(r, a.cfg.MaxLimit, listOptions[T]{fields: c.fields, filters: filters, detail: detail})
+		l, err := parseListing(r, a.cfg.MaxLimit, listOptions[T]{fields: c.fields, filters: filters, detail: detail, detailSince: c.detailSince})
 		if err != nil {
 			return err
 		}
@@ -152,9 +158,18 @@ func (c *child[T]) createHandler(a *API) handler {
 		if err := c.check(x); err != nil {
 			return err
 		}
+		if err := a.resolveNode(r.Context(), c.node(x)); err != nil {
+			return err
+		}
 		err = c.underNodeLock(a, r.Context(), *c.node(x), c.kind+" create", func(ctx context.Context) error {
 			return c.create(ctx, x)
 		})
+		if isNotFound(err) {
+			// A node that does not exist is the request's mistake: 400, as
+			// Ironic answers (port.py post: NodeNotFound with
+			// code=BAD_REQUEST; volume_connector.py post: InvalidInput).
+			return &Error{Status: http.StatusBadRequest, Message: sentence(err.Error()), Err: err}
+		}
 		if err != nil {
 			return err
 		}
@@ -207,12 +222,23 @@ func (c *child[T]) patchHandler(a *API) handler {
 			if err := c.check(&next); err != nil {
 				return err
 			}
+			if c.changeAllowed != nil {
+				n, err := a.db.Node(ctx, *c.node(cur))
+				if err != nil {
+					return err
+				}
+				if err := c.changeAllowed(n, cur, &next); err != nil {
+					return err
+				}
+			}
 			if *c.node(&next) != *c.node(cur) {
 				// Moving to another node: it must exist (the lock of the
 				// node it leaves is held).
-				if _, err := a.db.Node(ctx, *c.node(&next)); err != nil {
+				n, err := a.db.Node(ctx, *c.node(&next))
+				if err != nil {
 					return badRequest("Cannot move the %s: %v", c.kind, err)
 				}
+				*c.node(&next) = n.UUID
 			}
 			return c.update(ctx, &next)
 		})
@@ -259,16 +285,46 @@ func uuidInput[T any](get func(*T) *string) input[T] {
 	}}
 }
 
-func nodeUUIDInput[T any](get func(*T) *string) input[T] {
+// resolveNode turns a node name given for node_uuid into the node's UUID:
+// Ironic looks a port's node up by UUID or name (port.py post uses
+// api_utils.get_rpc_node), and the baremetal CLI sends the name it was
+// given (`baremetal port create --node NAME`). A node that does not exist
+// is a 400 (NodeNotFound with code=BAD_REQUEST).
+func (a *API) resolveNode(ctx context.Context, ident *string) error {
+	if *ident == "" || store.IsUUID(*ident) {
+		return nil
+	}
+	n, err := a.db.Node(ctx, *ident)
+	if isNotFound(err) {
+		return &Error{Status: http.StatusBadRequest, Message: sentence(err.Error()), Err: err}
+	}
+	if err != nil {
+		return err
+	}
+	*ident = n.UUID
+	return nil
+}
+
+// nodeUUIDInput is a child's node_uuid: a node's UUID; with byName (a
+// port's) also a node's name, which resolveNode turns into its UUID, as
+// Ironic's port creation accepts (api_utils.get_rpc_node). Volume
+// connectors and targets take a UUID only (replace_node_uuid_with_id).
+func nodeUUIDInput[T any](get func(*T) *string, byName bool) input[T] {
 	return input[T]{"node_uuid", 1, func(x *T, raw json.RawMessage) error {
 		s, err := decodeString(raw, "node_uuid")
 		if err != nil {
 			return err
 		}
-		if s != "" && !store.IsUUID(s) {
+		switch {
+		case s == "" || store.IsUUID(s):
+			s = strings.ToLower(s)
+		case byName && nameRE.MatchString(s):
+		case byName:
+			return badRequest("Invalid UUID or name %q for the field \"node_uuid\"", truncate(s, 64))
+		default:
 			return badRequest("Invalid UUID %q for the field \"node_uuid\"", truncate(s, 64))
 		}
-		*get(x) = strings.ToLower(s)
+		*get(x) = s
 		return nil
 	}}
 }
@@ -320,7 +376,7 @@ func (a *API) ports() *child[store.Port] {
 		},
 		inputs: []input[P]{
 			uuidInput(func(p *P) *string { return &p.UUID }),
-			nodeUUIDInput(func(p *P) *string { return &p.NodeUUID }),
+			nodeUUIDInput(func(p *P) *string { return &p.NodeUUID }, true),
 			input[P]{"address", 1, func(p *P, raw json.RawMessage) error {
 				s, err := decodeString(raw, "address")
 				if err != nil {
@@ -364,7 +420,8 @@ func (a *API) ports() *child[store.Port] {
 				p.PhysicalNetwork = ""
 			}
 		},
-		defaults: func(p *P) { p.PXEEnabled = true },
+		defaults:      func(p *P) { p.PXEEnabled = true },
+		changeAllowed: portChangeAllowed,
 		check: func(p *P) error {
 			switch {
 			case p.NodeUUID == "":
@@ -408,7 +465,7 @@ func (a *API) volumeConnectors() *child[store.VolumeConnector] {
 	type C = store.VolumeConnector
 	types := []string{"iqn", "ip", "mac", "wwnn", "wwpn", "port", "portgroup"}
 	return &child[C]{
-		kind: "volume connector", collection: "volume/connectors", key: "connectors",
+		kind: "volume connector", collection: "volume/connectors", key: "connectors", detailSince: vVolume,
 		fields: []field[C]{
 			{"uuid", 1, true, func(c *C, _ *view) any { return c.UUID }},
 			{"type", 1, true, func(c *C, _ *view) any { return c.Type }},
@@ -421,7 +478,7 @@ func (a *API) volumeConnectors() *child[store.VolumeConnector] {
 		},
 		inputs: []input[C]{
 			uuidInput(func(c *C) *string { return &c.UUID }),
-			nodeUUIDInput(func(c *C) *string { return &c.NodeUUID }),
+			nodeUUIDInput(func(c *C) *string { return &c.NodeUUID }, false),
 			stringInput("type", 1, 32, func(c *C) *string { return &c.Type }),
 			stringInput("connector_id", 1, 255, func(c *C) *string { return &c.ConnectorID }),
 			mapInput("extra", 1, func(c *C) *map[string]any { return &c.Extra }),
@@ -454,7 +511,7 @@ func (a *API) volumeConnectors() *child[store.VolumeConnector] {
 func (a *API) volumeTargets() *child[store.VolumeTarget] {
 	type V = store.VolumeTarget
 	return &child[V]{
-		kind: "volume target", collection: "volume/targets", key: "targets",
+		kind: "volume target", collection: "volume/targets", key: "targets", detailSince: vVolume,
 		fields: []field[V]{
 			{"uuid", 1, true, func(t *V, _ *view) any { return t.UUID }},
 			{"volume_type", 1, true, func(t *V, _ *view) any { return t.VolumeType }},
@@ -469,7 +526,7 @@ func (a *API) volumeTargets() *child[store.VolumeTarget] {
 		},
 		inputs: []input[V]{
 			uuidInput(func(t *V) *string { return &t.UUID }),
-			nodeUUIDInput(func(t *V) *string { return &t.NodeUUID }),
+			nodeUUIDInput(func(t *V) *string { return &t.NodeUUID }, false),
 			stringInput("volume_type", 1, 64, func(t *V) *string { return &t.VolumeType }),
 			stringInput("volume_id", 1, 255, func(t *V) *string { return &t.VolumeID }),
 			input[V]{"boot_index", 1, func(t *V, raw json.RawMessage) (err error) {

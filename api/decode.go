@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,7 +39,80 @@ func readBody(r *http.Request) ([]byte, error) {
 		}
 		return nil, badRequest("Cannot read the request body: %v", err)
 	}
+	if err := checkBodyNUL(b); err != nil {
+		return nil, err
+	}
 	return b, nil
+}
+
+// nulEscape is how JSON writes a NUL character; a raw NUL byte is not
+// valid JSON at all.
+var nulEscape = []byte(`\u0000`)
+
+// checkBodyNUL refuses a JSON body with a NUL character in any string or
+// key: no field can hold one, and PostgreSQL refuses it in text (SQLSTATE
+// 22021), which would surface as a 500. It is the one check of the body
+// for it, where every body is read; only a body that holds the escape at
+// all is decoded to find it (an escaped backslash before "u0000" is not
+// one).
+func checkBodyNUL(b []byte) error {
+	if !bytes.Contains(b, nulEscape) {
+		return nil
+	}
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return nil // the body's own parser reports the syntax error
+	}
+	if hasNUL(v) {
+		return badRequest("The request body holds a NUL character (\\u0000) in a string; no field accepts one")
+	}
+	return nil
+}
+
+func hasNUL(v any) bool {
+	switch t := v.(type) {
+	case string:
+		return strings.IndexByte(t, 0) >= 0
+	case map[string]any:
+		for k, x := range t {
+			if strings.IndexByte(k, 0) >= 0 || hasNUL(x) {
+				return true
+			}
+		}
+	case []any:
+		for _, x := range t {
+			if hasNUL(x) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// checkURL refuses, for every request, a path or a query with a NUL byte
+// (400 on both databases, rather than a 500 from PostgreSQL), and a query
+// string that does not parse (?a=1;b=2, ?%zz=1): net/url's lenient
+// Query() drops the parts it cannot read, so a filter would be silently
+// ignored and a list would answer with everything.
+func checkURL(u *url.URL) error {
+	if strings.IndexByte(u.Path, 0) >= 0 {
+		return badRequest("The request path holds a NUL byte")
+	}
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return badRequest("Malformed query string: %s", truncate(err.Error(), 96))
+	}
+	for k, vs := range q {
+		if strings.IndexByte(k, 0) >= 0 {
+			return badRequest("The query holds a NUL byte")
+		}
+		for _, v := range vs {
+			if strings.IndexByte(v, 0) >= 0 {
+				return badRequest("The query argument %q holds a NUL byte", truncate(k, 64))
+			}
+		}
+	}
+	return nil
 }
 
 // parseObject decodes b as one JSON object.
@@ -190,10 +264,38 @@ func decodeInt(raw json.RawMessage, name string) (int, error) {
 	return 0, badRequest("Invalid type for field %q: expected an integer", name)
 }
 
-// decodeMap decodes a JSON object field; null is an empty object.
+// Size bounds of the JSON object fields, measured compacted. Ironic keeps
+// extra, properties and driver_info in oslo.db JsonEncodedDict columns, a
+// TEXT of at most 65535 bytes on MySQL, and instance_info in a LONGTEXT
+// (ironic/db/sqlalchemy/alembic/versions/e918ff30eb42_resize_column_nodes_instance_info.py):
+// the agent keeps Ironic's TEXT bound for every object field but
+// instance_info, which gets 256 KiB, a bound of the agent's own (Ironic's
+// is 4 GiB). With them a node is at most about 450 KiB, which bounds what a
+// listing holds in memory (see streamNodes).
+const (
+	maxObjectBytes       = 65535
+	maxInstanceInfoBytes = 256 << 10
+)
+
+// maxFieldBytes is the size bound of the JSON object field name.
+func maxFieldBytes(name string) int {
+	if name == "instance_info" {
+		return maxInstanceInfoBytes
+	}
+	return maxObjectBytes
+}
+
+// decodeMap decodes a JSON object field; null is an empty object. One
+// larger than its bound (maxFieldBytes) is refused.
 func decodeMap(raw json.RawMessage, name string) (map[string]any, error) {
 	if isNull(raw) {
 		return map[string]any{}, nil
+	}
+	if limit := maxFieldBytes(name); len(raw) > limit {
+		var c bytes.Buffer
+		if json.Compact(&c, raw) == nil && c.Len() > limit {
+			return nil, badRequest("The field %q is %d bytes of JSON, more than the %d it may hold", name, c.Len(), limit)
+		}
 	}
 	var m map[string]any
 	if err := json.Unmarshal(raw, &m); err != nil || m == nil {

@@ -25,7 +25,7 @@ import (
 // broken agent from hanging the test; nothing is timed.
 func waitNode(t *testing.T, c *gophercloud.ServiceClient, id string, what string, ok func(*nodes.Node) bool) *nodes.Node {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for {
 		n, err := nodes.Get(context.Background(), c, id).Extract()
 		if err != nil {

@@ -50,12 +50,19 @@ type envOptions struct {
 	auth *api.Authenticator
 	// dsn is the database (default: an SQLite file in a temporary directory).
 	dsn string
+	// callTimeout bounds every driver call (default 30s).
+	callTimeout time.Duration
+	// maxListBytes is api.Config.MaxListBytes.
+	maxListBytes int
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
 	if o.attempts == 0 {
 		o.attempts = 1
+	}
+	if o.callTimeout == 0 {
+		o.callTimeout = 30 * time.Second
 	}
 	if o.dsn == "" {
 		o.dsn = filepath.Join(t.TempDir(), "agent.db")
@@ -74,7 +81,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	tm, err := taskmanager.New(taskmanager.Config{
 		AgentID: "agent-test", Store: db, Drivers: reg, Workers: o.workers, Logger: log,
 		Locker:     lock.NewLocker(db, lock.Policy{Attempts: o.attempts, Interval: 20 * time.Millisecond}, nil),
-		Middleware: []drivers.Middleware{drivers.Timeout(30 * time.Second)},
+		Middleware: []drivers.Middleware{drivers.Timeout(o.callTimeout)},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +93,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if o.wrap != nil {
 		st = o.wrap(db)
 	}
-	a, err := api.New(api.Config{Store: st, Tasks: tm, Drivers: reg, Logger: log, SyncTimeout: 10 * time.Second})
+	a, err := api.New(api.Config{Store: st, Tasks: tm, Drivers: reg, Logger: log, SyncTimeout: 10 * time.Second, MaxListBytes: o.maxListBytes})
 	if err != nil {
 		t.Fatal(err)
 	}

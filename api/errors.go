@@ -73,10 +73,17 @@ func statusOf(err error) (int, string) {
 		return http.StatusRequestEntityTooLarge, fmt.Sprintf("The request body is larger than %d bytes.", tooLarge.Limit)
 	case errors.As(err, &locked):
 		return http.StatusConflict, sentence(locked.Error())
+	case errors.Is(err, lock.ErrFenced):
+		// The task's lock changed hands (another agent swept it) before a
+		// BMC mutation or a write: nothing was done; the node's new holder
+		// owns it.
+		return http.StatusConflict, sentence(err.Error())
 	case errors.Is(err, lock.ErrNodeLocked), errors.Is(err, store.ErrNodeReserved):
 		return http.StatusConflict, sentence(err.Error() + ", please retry after the current operation is completed")
 	case errors.Is(err, taskmanager.ErrInvalidState):
 		return http.StatusConflict, sentence(err.Error())
+	case errors.Is(err, taskmanager.ErrLeaseLost):
+		return http.StatusServiceUnavailable, sentence(err.Error() + "; retry later or through another agent")
 	case errors.Is(err, taskmanager.ErrNoFreeWorker):
 		return http.StatusServiceUnavailable, sentence("No free worker to run the request (" + err.Error() + "), retry later")
 	case errors.Is(err, store.ErrUnavailable):

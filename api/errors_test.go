@@ -77,7 +77,7 @@ func TestClientErrors(t *testing.T) {
 		{"bad name", "POST", "/v1/nodes", "1.89", `{"driver": "fake", "name": "a b"}`, 400, "Invalid node name"},
 		{"field newer than version", "POST", "/v1/nodes", "1.40", `{"driver": "fake", "description": "x"}`, 406, `"description"`},
 		{"unsupported field value", "POST", "/v1/nodes", "1.89", `{"driver": "fake", "owner": "me"}`, 400, `"owner"`},
-		{"interface not the driver's", "POST", "/v1/nodes", "1.89", `{"driver": "fake", "power_interface": "ipmitool"}`, 400, `"power_interface"`},
+		{"interface not the driver's", "POST", "/v1/nodes", "1.89", `{"driver": "fake", "power_interface": "ipmitool"}`, 400, `Could not find the following interface in the 'ironic.hardware.interfaces.power' entrypoint: ipmitool.`},
 		{"duplicate name", "POST", "/v1/nodes", "1.89", `{"driver": "fake", "name": "n1"}`, 409, "already exists"},
 		{"body too large", "POST", "/v1/nodes", "1.89", big, 413, "larger than"},
 
@@ -144,7 +144,7 @@ func TestClientErrors(t *testing.T) {
 		{"vmedia source", "POST", nodeURL + "/vmedia", "1.89", `{"device_type": "cdrom", "image_url": "http://x/y.iso", "image_download_source": "swift"}`, 400, "swift"},
 		{"maintenance reason type", "PUT", nodeURL + "/maintenance", "1.89", `{"reason": 5}`, 400, `"reason"`},
 		{"port bad mac", "POST", "/v1/ports", "1.89", fmt.Sprintf(`{"node_uuid": %q, "address": "zz:zz"}`, id), 400, "MAC"},
-		{"port unknown node", "POST", "/v1/ports", "1.89", `{"node_uuid": "6e4c0c1c-0000-4000-8000-000000000000", "address": "52:54:00:00:00:01"}`, 404, "could not be found"},
+		{"port unknown node", "POST", "/v1/ports", "1.89", `{"node_uuid": "6e4c0c1c-0000-4000-8000-000000000000", "address": "52:54:00:00:00:01"}`, 400, "could not be found"}, // port.py post: NodeNotFound(code=BAD_REQUEST)
 		{"port no node", "POST", "/v1/ports", "1.89", `{"address": "52:54:00:00:00:01"}`, 400, "node_uuid"},
 		{"connector type", "POST", "/v1/volume/connectors", "1.89", fmt.Sprintf(`{"node_uuid": %q, "type": "floppy", "connector_id": "x"}`, id), 400, "floppy"},
 		{"volume too old", "GET", "/v1/volume/connectors", "1.31", "", 404, "could not be found"},

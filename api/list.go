@@ -36,6 +36,10 @@ type listOptions[T any] struct {
 	// nameMarker accepts any marker (a conductor's hostname), not only a
 	// UUID.
 	nameMarker bool
+	// detailSince is the version from which ?detail is accepted: 1.43
+	// (Ironic's allow_detail_query) unless set; volume resources accept it
+	// from 1.32, their first version (volume_connector.py does not check).
+	detailSince int
 }
 
 // parseListing reads limit, marker, sort_key, sort_dir, fields, detail and
@@ -79,8 +83,13 @@ func parseListing[T any](r *http.Request, maxLimit int, o listOptions[T]) (listi
 			}
 			l.fields = f
 		case "detail":
-			if !v.atLeast(vDetailQuery) {
-				return l, notAcceptable("The detail parameter needs API version 1.%d or later (requested %s)", vDetailQuery, v)
+			since := vDetailQuery
+			if o.detailSince > 0 {
+				since = o.detailSince
+			}
+			if !v.atLeast(since) {
+				// ironic/api/controllers/v1/utils.py, get_request_return_fields.
+				return l, badRequest("Invalid query parameter ?detail=%s received.", truncate(val, 32))
 			}
 			b, ok := parseBool(val)
 			if !ok {
@@ -120,21 +129,28 @@ func sortedKeys(q url.Values) []string {
 func collection[T any](r *http.Request, c *view, name string, items []*T, uuid func(*T) string, l listing, fields []field[T]) map[string]any {
 	out := make([]map[string]any, 0, len(items))
 	brief := !l.detail && l.fields == nil
+	want := withLinks(l.fields)
 	for _, x := range items {
-		out = append(out, render(x, fields, c, l.fields, brief))
+		out = append(out, render(x, fields, c, want, brief))
 	}
 	body := map[string]any{name: out}
 	if len(items) > 0 && len(items) == l.limit {
-		q := r.URL.Query()
-		q.Del("limit")
-		q.Del("marker")
-		next := c.base + r.URL.Path + "?"
-		if enc := q.Encode(); enc != "" {
-			next += enc + "&"
-		}
-		next += "limit=" + strconv.Itoa(l.limit) + "&marker=" + url.QueryEscape(uuid(items[len(items)-1]))
+		next := nextURL(r, c, l.limit, uuid(items[len(items)-1]))
 		body["next"] = next
 		body[name+"_links"] = []link{{Href: next, Rel: "next"}}
 	}
 	return body
+}
+
+// nextURL is the URL of the page after marker: the request's own query
+// with its limit and marker replaced.
+func nextURL(r *http.Request, c *view, limit int, marker string) string {
+	q := r.URL.Query()
+	q.Del("limit")
+	q.Del("marker")
+	next := c.base + r.URL.Path + "?"
+	if enc := q.Encode(); enc != "" {
+		next += enc + "&"
+	}
+	return next + "limit=" + strconv.Itoa(limit) + "&marker=" + url.QueryEscape(marker)
 }

@@ -57,6 +57,10 @@ type Authenticator struct {
 	// request. Only a password that matched the hash is remembered.
 	mu sync.Mutex
 	ok map[string][sha256.Size]byte
+	// dummy is compared against for an unknown user: a hash of the cost
+	// most of the file's hashes have, so that an unknown name costs as
+	// long as a known one and the answer's time does not tell them apart.
+	dummy []byte
 }
 
 // LoadHtpasswd reads an htpasswd file: lines "user:hash", bcrypt hashes
@@ -73,6 +77,7 @@ func LoadHtpasswd(path string) (*Authenticator, error) {
 // ParseHtpasswd reads htpasswd lines from r; name is for messages.
 func ParseHtpasswd(r io.Reader, name string) (*Authenticator, error) {
 	a := &Authenticator{users: map[string][]byte{}, ok: map[string][sha256.Size]byte{}}
+	costs := map[int]int{}
 	sc := bufio.NewScanner(r)
 	line := 0
 	for sc.Scan() {
@@ -85,10 +90,12 @@ func ParseHtpasswd(r io.Reader, name string) (*Authenticator, error) {
 		if !found || user == "" {
 			return nil, fmt.Errorf("htpasswd %s:%d: expected user:hash", name, line)
 		}
-		if _, err := bcrypt.Cost([]byte(hash)); err != nil {
+		cost, err := bcrypt.Cost([]byte(hash))
+		if err != nil {
 			return nil, fmt.Errorf("htpasswd %s:%d: user %q: only bcrypt hashes are accepted (htpasswd -B)", name, line, user)
 		}
 		a.users[user] = []byte(hash)
+		costs[cost]++
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("htpasswd %s: %w", name, err)
@@ -96,6 +103,17 @@ func ParseHtpasswd(r io.Reader, name string) (*Authenticator, error) {
 	if len(a.users) == 0 {
 		return nil, fmt.Errorf("htpasswd %s: no users", name)
 	}
+	cost := 0
+	for c, n := range costs {
+		if n > costs[cost] || n == costs[cost] && c > cost {
+			cost = c
+		}
+	}
+	dummy, err := bcrypt.GenerateFromPassword([]byte("not a password"), cost)
+	if err != nil {
+		return nil, fmt.Errorf("htpasswd %s: %w", name, err)
+	}
+	a.dummy = dummy
 	return a, nil
 }
 
@@ -105,7 +123,7 @@ func (a *Authenticator) Check(user, password string) bool {
 	if !ok {
 		// Spend the same time as for a known user, so that the answer
 		// does not tell which users exist.
-		bcrypt.CompareHashAndPassword(dummyHash(), []byte(password))
+		bcrypt.CompareHashAndPassword(a.dummy, []byte(password))
 		return false
 	}
 	sum := sha256.Sum256([]byte(password))
@@ -123,12 +141,6 @@ func (a *Authenticator) Check(user, password string) bool {
 	a.mu.Unlock()
 	return true
 }
-
-// dummyHash is compared against for unknown users, at bcrypt's usual cost.
-var dummyHash = sync.OnceValue(func() []byte {
-	h, _ := bcrypt.GenerateFromPassword([]byte("not a password"), bcrypt.DefaultCost)
-	return h
-})
 
 // Authenticate refuses requests without valid HTTP Basic credentials with
 // 401 in Ironic's error shape. The program wraps everything but /healthz

@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"maps"
 	"net/http"
 	"regexp"
 	"strings"
@@ -21,7 +20,8 @@ func (a *API) nodeFields() []field[store.Node] {
 	null := func(*N, *view) any { return nil }
 	empty := func(*N, *view) any { return map[string]any{} }
 	iface := func(name string) func(*N, *view) any {
-		return func(n *N, _ *view) any { return a.interfaces(n.Driver)[name] }
+		kind := strings.TrimSuffix(name, "_interface")
+		return func(n *N, _ *view) any { return a.nodeInterface(n, kind) }
 	}
 	links := func(sub string) func(*N, *view) any {
 		return func(n *N, c *view) any { return selfLinks(c.base, "nodes/"+n.UUID+sub) }
@@ -38,7 +38,7 @@ func (a *API) nodeFields() []field[store.Node] {
 		{"driver_info", 1, false, func(n *N, _ *view) any { return emptyIfNil(drivers.Info(n.DriverInfo).Redacted()) }},
 		{"driver_internal_info", vDriverInternal, false, empty},
 		{"properties", 1, false, func(n *N, _ *view) any { return emptyIfNil(n.Properties) }},
-		{"instance_info", 1, false, func(n *N, _ *view) any { return emptyIfNil(n.InstanceInfo) }},
+		{"instance_info", 1, false, func(n *N, _ *view) any { return drivers.Mask(emptyIfNil(n.InstanceInfo)) }},
 		{"extra", 1, false, func(n *N, _ *view) any { return emptyIfNil(n.Extra) }},
 		{"chassis_uuid", 1, false, null},
 		{"console_enabled", 1, false, func(*N, *view) any { return false }},
@@ -56,7 +56,7 @@ func (a *API) nodeFields() []field[store.Node] {
 		{"inspection_finished_at", vInspectStates, false, null},
 		{"clean_step", vCleanStep, false, empty},
 		{"raid_config", vRAIDConfig, false, empty},
-		{"target_raid_config", vRAIDConfig, false, empty},
+		{"target_raid_config", vRAIDConfig, false, func(n *N, _ *view) any { return emptyIfNil(n.TargetRAIDConfig) }},
 		{"network_interface", vNetworkInterface, false, iface("network_interface")},
 		{"resource_class", vResourceClass, false, func(n *N, _ *view) any { return nullable(n.ResourceClass) }},
 		{"boot_interface", vDynamicInterfaces, false, iface("boot_interface")},
@@ -78,7 +78,7 @@ func (a *API) nodeFields() []field[store.Node] {
 		{"automated_clean", vAutomatedClean, false, null},
 		{"protected", vProtected, false, func(*N, *view) any { return false }},
 		{"protected_reason", vProtected, false, null},
-		{"conductor", vConductors, false, null},
+		{"conductor", vConductors, false, func(n *N, c *view) any { return c.conductor(n) }},
 		{"owner", vOwner, false, null},
 		{"description", vDescription, false, func(n *N, _ *view) any { return nullable(n.Description) }},
 		{"allocation_uuid", vAllocationUUID, false, null},
@@ -93,46 +93,6 @@ func (a *API) nodeFields() []field[store.Node] {
 		{"firmware_interface", vFirmwareInterface, false, iface("firmware_interface")},
 		{"service_step", vServiceStep, false, empty},
 	}
-}
-
-// interfaces are the interface names the agent reports for a node of the
-// driver: the driver's own name for what it implements, Ironic's names of
-// the interfaces the agent does not offer (no-console, ...), null for a
-// capability the driver lacks.
-//
-// The answer for a registered driver is computed once: a detailed listing
-// asks for it once per interface field of every node.
-func (a *API) interfaces(driver string) map[string]any {
-	if m, ok := a.ifaces.Load(driver); ok {
-		return m.(map[string]any)
-	}
-	out := map[string]any{
-		"deploy_interface":   "ramdisk",
-		"console_interface":  "no-console",
-		"raid_interface":     "no-raid",
-		"rescue_interface":   "no-rescue",
-		"vendor_interface":   "no-vendor",
-		"bios_interface":     "no-bios",
-		"firmware_interface": "no-firmware",
-		"storage_interface":  "noop",
-		"network_interface":  "noop",
-	}
-	d, err := a.cfg.Drivers.Driver(driver)
-	if err != nil {
-		return out
-	}
-	if drivers.Supports(d, drivers.PowerInterface) {
-		out["power_interface"] = driver
-		out["inspect_interface"] = driver
-	}
-	if drivers.Supports(d, drivers.ManagementInterface) {
-		out["management_interface"] = driver
-	}
-	if drivers.Supports(d, drivers.VMediaInterface) {
-		out["boot_interface"] = driver + "-virtual-media"
-	}
-	a.ifaces.Store(driver, out)
-	return out
 }
 
 var (
@@ -165,9 +125,6 @@ func (a *API) nodeInputs(patch bool) []input[store.Node] {
 			}
 			return err
 		}}
-	}
-	fixedIface := func(name string, since int) input[N] {
-		return fixed(name, since, func(n *N) any { return a.interfaces(n.Driver)[name] })
 	}
 	in := []input[N]{
 		str("driver", 1, 255, func(n *N, s string) error {
@@ -208,19 +165,9 @@ func (a *API) nodeInputs(patch bool) []input[store.Node] {
 		unsupported[N]("network_data", vNetworkData, map[string]any{}),
 		unsupported[N]("shard", vShard, nil),
 		unsupported[N]("parent_node", vParentNode, nil),
-		fixedIface("network_interface", vNetworkInterface),
-		fixedIface("boot_interface", vDynamicInterfaces),
-		fixedIface("console_interface", vDynamicInterfaces),
-		fixedIface("deploy_interface", vDynamicInterfaces),
-		fixedIface("inspect_interface", vDynamicInterfaces),
-		fixedIface("management_interface", vDynamicInterfaces),
-		fixedIface("power_interface", vDynamicInterfaces),
-		fixedIface("raid_interface", vDynamicInterfaces),
-		fixedIface("vendor_interface", vDynamicInterfaces),
-		fixedIface("storage_interface", vStorageInterface),
-		fixedIface("rescue_interface", vRescueInterface),
-		fixedIface("bios_interface", vBIOSInterface),
-		fixedIface("firmware_interface", vFirmwareInterface),
+	}
+	for _, f := range ifaceFields {
+		in = append(in, a.ifaceInput(f))
 	}
 	if patch {
 		return append(in,
@@ -264,7 +211,7 @@ var nodeInternal = map[string]bool{
 var nodeFilters = map[string]int{
 	"driver": vDriverFilter, "provision_state": vProvisionFilter, "maintenance": 1,
 	"conductor_group": vConductorGroup, "associated": 1, "instance_uuid": 1,
-	"fault": vFault, "resource_class": vResourceClass,
+	"fault": vFault, "resource_class": vResourceClass, "conductor": vConductors,
 }
 
 func (a *API) listNodes(detail bool) handler {
@@ -299,13 +246,10 @@ func (a *API) listNodes(detail bool) handler {
 				return badRequest("Filtering nodes by %s is not supported by bmc-agent", k)
 			}
 		}
-		var nodes []*store.Node
-		if !none {
-			if nodes, err = a.db.Nodes(r.Context(), f); err != nil {
-				return err
-			}
+		if none {
+			return writeJSON(w, http.StatusOK, collection(r, a.view(r), "nodes", []*store.Node(nil), nodeUUID, l, a.nodes))
 		}
-		return writeJSON(w, http.StatusOK, collection(r, a.view(r), "nodes", nodes, nodeUUID, l, a.nodes))
+		return a.streamNodes(w, r, f, l)
 	}
 }
 
@@ -367,41 +311,25 @@ func (a *API) decodeNewNode(o object, v Version) (*store.Node, error) {
 	if err := applyInputs(n, o, a.nodeInputsCreate, nodeInternal, "node", v); err != nil {
 		return nil, err
 	}
-	if err := checkSecrets(n.DriverInfo, nil); err != nil {
+	if err := checkDriverInfo(n.DriverInfo, nil, false); err != nil {
 		return nil, err
 	}
+	if err := checkInstanceInfo(n.InstanceInfo, nil); err != nil {
+		return nil, err
+	}
+	a.fillInterfaces(n)
 	now := time.Now().UTC()
 	n.ProvisionUpdatedAt = &now
 	return n, nil
 }
 
-// checkSecrets keeps a secret the client sent back redacted: a driver_info
-// secret whose new value is "******" keeps its old value, or is refused if
-// it had none.
-//
-// A URL with a password in a field not named for a secret (a BMC address
-// such as redfish://admin:pw@bmc) is refused, naming the field: the API
-// would show it to everyone who can read the node.
-func checkSecrets(info, old map[string]any) error {
-	for k, v := range info {
-		if s, ok := v.(string); ok && drivers.URLPassword(s) && !drivers.IsSecretKey(k) {
-			return badRequest("The field driver_info/%s must not hold a password in its URL: give the credentials in the driver's username and password fields", truncate(k, 64))
-		}
-		if v != drivers.Redacted || !drivers.IsSecretKey(k) {
-			continue
-		}
-		prev, ok := old[k]
-		if !ok {
-			return badRequest("driver_info/%s cannot be set to %q: that is how the agent shows a secret it keeps", k, drivers.Redacted)
-		}
-		info[k] = prev
-	}
-	return nil
-}
-
 func (a *API) patchNode(w http.ResponseWriter, r *http.Request) error {
 	v := versionOf(r)
-	if err := onlyQuery(r); err != nil {
+	if err := onlyQuery(r, "reset_interfaces"); err != nil {
+		return err
+	}
+	reset, err := resetInterfaces(r)
+	if err != nil {
 		return err
 	}
 	body, err := readBody(r)
@@ -411,7 +339,7 @@ func (a *API) patchNode(w http.ResponseWriter, r *http.Request) error {
 	var saved *store.Node
 	err = a.tm.Do(r.Context(), r.PathValue("node"), lockOnly("node update"),
 		func(ctx context.Context, t *taskmanager.Task) error {
-			next, err := a.patchedNode(t.Node(), body, v)
+			next, err := a.patchedNodeReset(t.Node(), body, v, reset)
 			if err != nil {
 				return err
 			}
@@ -433,6 +361,13 @@ func (a *API) patchNode(w http.ResponseWriter, r *http.Request) error {
 // removes returns to its unset value, and the result is checked as a
 // creation is.
 func (a *API) patchedNode(cur *store.Node, body []byte, v Version) (*store.Node, error) {
+	return a.patchedNodeReset(cur, body, v, false)
+}
+
+// patchedNodeReset is patchedNode with Ironic's reset_interfaces (1.45): a
+// new driver's node returns to the driver's default interfaces instead of
+// keeping the ones a client chose.
+func (a *API) patchedNodeReset(cur *store.Node, body []byte, v Version, reset bool) (*store.Node, error) {
 	rules := rulesFor("node", v, a.nodeInputsPatch, nodeInternal)
 	ops, err := parsePatch(body, rules)
 	if err != nil {
@@ -448,30 +383,45 @@ func (a *API) patchedNode(cur *store.Node, body []byte, v Version) (*store.Node,
 			doc[in.name] = f.get(cur, c)
 		}
 	}
-	doc["driver_info"] = emptyIfNil(maps.Clone(cur.DriverInfo))
 	patched, err := applyPatch(doc, ops)
 	if err != nil {
 		return nil, err
 	}
-	// Interface names the patch left as they were follow the driver if it
-	// changes; only a client's own value is checked against the driver.
-	for k, val := range a.interfaces(cur.Driver) {
+	// Interface names the patch left as they were stay with the driver
+	// and follow it to its defaults if it changes; only a client's own
+	// value is checked against the driver.
+	var unchanged []string
+	for _, f := range ifaceFields {
+		k := f.kind + "_interface"
+		if !v.atLeast(f.since) {
+			unchanged = append(unchanged, k)
+			continue
+		}
 		var got any
-		if raw, ok := patched[k]; ok && json.Unmarshal(raw, &got) == nil && jsonEqual(got, val) {
+		if raw, ok := patched[k]; ok && json.Unmarshal(raw, &got) == nil && jsonEqual(got, a.nodeInterface(cur, f.kind)) {
 			delete(patched, k)
+			unchanged = append(unchanged, k)
 		}
 	}
 	next := *cur
 	next.Name, next.Driver, next.ResourceClass, next.AgentGroup, next.Description = "", "", "", "", ""
 	next.DriverInfo, next.Properties, next.InstanceInfo, next.Extra = nil, nil, nil, nil
 	next.Maintenance, next.MaintenanceReason = false, ""
+	next.Interfaces = nil
 	if _, ok := patched["driver"]; !ok {
 		return nil, badRequest("The field \"driver\" is mandatory and cannot be removed")
 	}
 	if err := applyInputs(&next, patched, a.nodeInputsPatch, nodeInternal, "node", v); err != nil {
 		return nil, err
 	}
-	if err := checkSecrets(next.DriverInfo, cur.DriverInfo); err != nil {
+	moved := endpointChanged(cur.Driver, next.Driver, cur.DriverInfo, next.DriverInfo)
+	if err := checkDriverInfo(next.DriverInfo, cur.DriverInfo, moved); err != nil {
+		return nil, err
+	}
+	if err := checkInstanceInfo(next.InstanceInfo, cur.InstanceInfo); err != nil {
+		return nil, err
+	}
+	if err := a.checkInterfaceChange(cur, &next, unchanged, reset); err != nil {
 		return nil, err
 	}
 	// Fields newer than the requested version were not in the patch's

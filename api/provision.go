@@ -8,6 +8,7 @@ import (
 	"net/url"
 
 	"github.com/bmc-agent/bmc-agent/drivers"
+	"github.com/bmc-agent/bmc-agent/drivers/fake"
 	"github.com/bmc-agent/bmc-agent/store"
 	"github.com/bmc-agent/bmc-agent/taskmanager"
 )
@@ -105,6 +106,9 @@ func (a *API) setProvisionState(w http.ResponseWriter, r *http.Request) error {
 // deploy without an image.
 func (a *API) precheck(t *taskmanager.Task, next string) error {
 	d := t.Driver()
+	if fakeDeploy(t.Node()) {
+		return nil
+	}
 	switch next {
 	case taskmanager.StateDeploying:
 		if err := deployProblem(t.Node()); err != nil {
@@ -194,6 +198,9 @@ func verify(ctx context.Context, t *taskmanager.Task) error {
 // boot device, and the node powered on (rebooted if it was on).
 func deploy(ctx context.Context, t *taskmanager.Task) error {
 	n, d := t.Node(), t.Driver()
+	if fakeDeploy(n) {
+		return nil
+	}
 	iso, _ := n.InstanceInfo["boot_iso"].(string)
 	if err := d.InsertMedia(ctx, drivers.MediaRequest{Type: drivers.MediaCD, Image: iso, EjectFirst: true, WriteProtected: true}); err != nil {
 		return fmt.Errorf("insert the boot ISO %s: %w", redactURL(iso), err)
@@ -220,6 +227,10 @@ func deploy(ctx context.Context, t *taskmanager.Task) error {
 // instance, as Ironic's tear down erases instance_info.
 func undeploy(ctx context.Context, t *taskmanager.Task) error {
 	n, d := t.Node(), t.Driver()
+	if fakeDeploy(n) {
+		n.InstanceInfo = map[string]any{}
+		return nil
+	}
 	if err := d.EjectMedia(ctx, drivers.MediaCD); err != nil {
 		return fmt.Errorf("eject the boot ISO: %w", err)
 	}
@@ -231,11 +242,12 @@ func undeploy(ctx context.Context, t *taskmanager.Task) error {
 	return nil
 }
 
-// redactURL hides the credentials a URL may carry.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(unparseable URL)"
-	}
-	return u.Redacted()
-}
+// redactURL hides the password a URL may carry, read by the parser the
+// drivers use (drivers.ParseURLCredentials).
+func redactURL(s string) string { return drivers.RedactURLPassword(s) }
+
+// fakeDeploy reports a node whose deploy interface is Ironic's fake one
+// (fake-hardware's only deploy interface): deploy and tear down do nothing,
+// the power state stays as recorded, and the conductor's tear down still
+// forgets instance_info (ironic/drivers/modules/fake.py, FakeDeploy).
+func fakeDeploy(n *store.Node) bool { return n.Driver == fake.HardwareName }

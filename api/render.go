@@ -24,10 +24,13 @@ type view struct {
 	v    Version
 	base string
 	api  *API
+	// owners finds the agent owning a node, for its conductor field.
+	owners *owners
 }
 
 func (a *API) view(r *http.Request) *view {
-	return &view{v: versionOf(r), base: a.baseURL(r), api: a}
+	return &view{v: versionOf(r), base: a.baseURL(r), api: a,
+		owners: &owners{ctx: r.Context(), db: a.db, timeout: a.cfg.HeartbeatTimeout}}
 }
 
 // baseURL is the public URL of the service, the prefix of every link.
@@ -118,7 +121,17 @@ func show[T any](w http.ResponseWriter, r *http.Request, c *view, status int, x 
 			return err
 		}
 	}
-	return writeJSON(w, status, render(x, fields, c, want, false))
+	return writeJSON(w, status, render(x, fields, c, withLinks(want), false))
+}
+
+// withLinks adds "links" to a ?fields selection: Ironic keeps a resource's
+// links whatever the fields asked (ironic/api/controllers/v1/utils.py,
+// sanitize_dict).
+func withLinks(want []string) []string {
+	if want == nil || contains(want, "links") {
+		return want
+	}
+	return append(want[:len(want):len(want)], "links")
 }
 
 // link is Ironic's link object.

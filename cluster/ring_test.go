@@ -3,14 +3,12 @@ package cluster_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/bmc-agent/bmc-agent/cluster"
 	"github.com/bmc-agent/bmc-agent/store"
-	"github.com/bmc-agent/bmc-agent/store/sqlstore"
 	"github.com/google/uuid"
 	"pgregory.net/rapid"
 )
@@ -169,11 +167,7 @@ func TestRingLeaveSpreads(t *testing.T) {
 
 func TestMemberRing(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "c.db"), sqlstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openDB(t)
 	cfg := func(id, group string) cluster.Config {
 		return cluster.Config{Agent: store.Agent{ID: id, Group: group}, Interval: time.Second, Timeout: time.Minute}
 	}

@@ -35,6 +35,8 @@ var (
 	MethodInsertMedia = Method{VMediaInterface, "InsertMedia", true, has[MediaInserter]}
 	MethodEjectMedia  = Method{VMediaInterface, "EjectMedia", true, has[MediaEjecter]}
 
+	MethodFirmware = Method{ManagementInterface, "Firmware", false, has[FirmwareGetter]}
+
 	MethodCheck = Method{PowerInterface, "Check", false, has[Checker]}
 )
 
@@ -44,6 +46,7 @@ var Methods = []Method{
 	MethodBootDevice, MethodSupportedBootDevices, MethodSetBootDevice,
 	MethodBootMode, MethodSetBootMode, MethodInjectNMI,
 	MethodMedia, MethodInsertMedia, MethodEjectMedia,
+	MethodFirmware,
 	MethodCheck,
 }
 

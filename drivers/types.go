@@ -2,10 +2,8 @@ package drivers
 
 import (
 	"fmt"
-	"net/url"
 	"slices"
 	"strconv"
-	"strings"
 )
 
 // Node is what a driver gets to know of a node: its identity for messages and
@@ -15,6 +13,10 @@ type Node struct {
 	Name string
 	// Info is the node's driver_info. Drivers read it; they never change it.
 	Info Info
+	// PowerState is the power state the inventory records for the node
+	// (Ironic's task.node.power_state). Drivers that talk to a BMC ignore
+	// it; fake-hardware reports it, as Ironic's fake power interface does.
+	PowerState PowerState
 }
 
 // Info is a node's driver_info: a JSON object of BMC address, credentials and
@@ -38,59 +40,16 @@ func (i Info) String(key string) (string, bool) {
 	}
 }
 
-// Redacted returns a copy of the info in which every secret value (see
-// IsSecretKey) is replaced by "******", and so is the password of any URL
-// that holds one (see URLPassword).
+// Redacted returns a copy of the info with every secret masked (see Mask).
 func (i Info) Redacted() Info {
 	if i == nil {
 		return nil
 	}
-	out := make(Info, len(i))
-	for k, v := range i {
-		switch s, _ := v.(string); {
-		case IsSecretKey(k) && v != nil && v != "":
-			out[k] = Redacted
-		case URLPassword(s):
-			u, _ := url.Parse(s)
-			u.User = url.UserPassword(u.User.Username(), Redacted)
-			out[k] = strings.Replace(u.String(), url.QueryEscape(Redacted), Redacted, 1)
-		default:
-			out[k] = v
-		}
-	}
-	return out
-}
-
-// URLPassword reports whether s is a URL with a password in it
-// (scheme://user:password@host): a secret in a value whose key does not say
-// so, such as a BMC address.
-func URLPassword(s string) bool {
-	if !strings.Contains(s, "://") || !strings.Contains(s, "@") {
-		return false
-	}
-	u, err := url.Parse(strings.TrimSpace(s))
-	if err != nil {
-		return false
-	}
-	_, has := u.User.Password()
-	return has
+	return Info(maskMap(i))
 }
 
 // Redacted is what a secret is shown as.
 const Redacted = "******"
-
-// IsSecretKey reports whether a driver_info key holds a secret (a password,
-// a key or a token), which must never be shown, logged or returned.
-func IsSecretKey(key string) bool {
-	k := strings.ToLower(key)
-	for _, s := range []string{"password", "passwd", "secret", "token", "key"} {
-		if strings.Contains(k, s) {
-			// "key" is a secret unless it names a path to one, e.g. a CA bundle.
-			return !(s == "key" && (strings.HasSuffix(k, "_file") || strings.HasSuffix(k, "_path")))
-		}
-	}
-	return false
-}
 
 // PowerState is the power state of a node as last read from its BMC.
 // The values are Ironic's.

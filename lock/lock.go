@@ -15,6 +15,25 @@ var ErrNodeLocked = errors.New("node is locked")
 // released already, or swept as stale). Nothing was changed.
 var ErrNotHolder = errors.New("lock not held by this holder")
 
+// ErrFenced is matched by a *FencedError: the lock a task took has changed
+// hands since (another agent swept it as stale, or it was released), so the
+// task must not touch the node or its BMC again. Nothing was changed.
+var ErrFenced = errors.New("the node's lock changed hands")
+
+// Token identifies one acquisition of a node's lock: it grows every time the
+// lock is taken, so that a holder whose lock was swept and taken by someone
+// else can tell, by comparing tokens in the same statement as its write,
+// that it no longer holds it (a fencing token).
+type Token int64
+
+// Lease is one acquisition of a node's lock: who took it and the token it
+// got. Release, Verify and the writes a holder makes under its lock are
+// conditional on it.
+type Lease struct {
+	Holder string
+	Token  Token
+}
+
 // Reservation describes who holds a node's lock and why.
 type Reservation struct {
 	// Holder is the id of the agent that holds the lock.
@@ -23,6 +42,15 @@ type Reservation struct {
 	Purpose string
 	// Since is when the lock was taken (database clock); zero when unknown.
 	Since time.Time
+	// Token is the acquisition's fencing token when read back; Reserve
+	// ignores it.
+	Token Token
+}
+
+// Held is a node's lock as a listing of locks reports it.
+type Held struct {
+	Node string
+	Lease
 }
 
 // LockedError reports a node held by another holder.
@@ -45,27 +73,56 @@ func (e *LockedError) Error() string {
 // Is makes errors.Is(err, ErrNodeLocked) true.
 func (e *LockedError) Is(target error) bool { return target == ErrNodeLocked }
 
+// FencedError reports a lease that no longer holds its node's lock: Now is
+// the node's reservation at the time of the check (Holder "" if unlocked).
+type FencedError struct {
+	Node  string
+	Lease Lease
+	Now   Reservation
+}
+
+func (e *FencedError) Error() string {
+	msg := fmt.Sprintf("node %s: the lock agent %s took (token %d) has changed hands", e.Node, e.Lease.Holder, e.Lease.Token)
+	switch {
+	case e.Now.Holder == "":
+		msg += " and is now free"
+	case e.Now.Purpose != "":
+		msg += fmt.Sprintf(": agent %s holds it for %q", e.Now.Holder, e.Now.Purpose)
+	default:
+		msg += fmt.Sprintf(": agent %s holds it", e.Now.Holder)
+	}
+	return msg + "; the operation was stopped"
+}
+
+// Is makes errors.Is(err, ErrFenced) true.
+func (e *FencedError) Is(target error) bool { return target == ErrFenced }
+
 // Backend stores reservations. Implementations must make Reserve and
 // Release single conditional updates, so that two holders can never both
 // succeed, and must be safe for concurrent use.
 type Backend interface {
-	// Reserve takes node's lock for r.Holder (r.Since is ignored: the
-	// database's clock is used). It returns a *LockedError when another
-	// holder has it (with that holder's reservation), an error matching
-	// store.ErrNotFound when there is no such node, and nil when the lock is
-	// taken. Reserving a lock one already holds is a *LockedError too: locks
-	// are not re-entrant. node is a UUID or a name.
-	Reserve(ctx context.Context, node string, r Reservation) error
-	// Release gives up holder's lock on node (a UUID); ErrNotHolder if
-	// holder does not hold it.
-	Release(ctx context.Context, node, holder string) error
-	// ReleaseHolder releases every lock held by holder and returns the nodes
-	// it released. An agent calls it for its own id at start.
-	ReleaseHolder(ctx context.Context, holder string) ([]string, error)
-	// ReleaseStale releases every lock whose holder has no heartbeat newer
-	// than timeout (by the database's clock), sparing except, and returns
-	// the nodes it released.
-	ReleaseStale(ctx context.Context, timeout time.Duration, except string) ([]string, error)
+	// Reserve takes node's lock for r.Holder (r.Since and r.Token are
+	// ignored: the database's clock is used) and returns the acquisition's
+	// token, greater than every token the node's lock had before, taken in
+	// the same statement. It returns a *LockedError when another holder
+	// has it (with that holder's reservation), an error matching
+	// store.ErrNotFound when there is no such node, and nil when the lock
+	// is taken. Reserving a lock one already holds is a *LockedError too:
+	// locks are not re-entrant. node is a UUID or a name.
+	Reserve(ctx context.Context, node string, r Reservation) (Token, error)
+	// Release gives up the lock on node (a UUID) taken as l; ErrNotHolder
+	// if it is not held under l (released already, or swept and perhaps
+	// taken again, even by the same holder).
+	Release(ctx context.Context, node string, l Lease) error
+	// Verify reports whether node's lock is still held under l: nil if it
+	// is, a *FencedError if not (or if the node is gone). It is the check a
+	// holder makes before an action outside the database.
+	Verify(ctx context.Context, node string, l Lease) error
+	// Stale lists the locks whose holder has no heartbeat newer than
+	// timeout (by the database's clock), sparing except's. The sweeper
+	// records what their holders were doing and then releases them, each
+	// conditional on the lease listed.
+	Stale(ctx context.Context, timeout time.Duration, except string) ([]Held, error)
 }
 
 // Observer receives lock events, e.g. to export metrics. Methods must be

@@ -51,11 +51,17 @@ func NewLocker(b Backend, p Policy, obs Observer) *Locker {
 func (l *Locker) Backend() Backend { return l.b }
 
 // Lock takes node's lock for holder, trying up to Attempts times while
-// another holder has it. It returns the last *LockedError when every attempt
-// found the node held, ctx's error if ctx ends first, and the backend's error
-// (not retried) for anything else, such as a missing node.
-func (l *Locker) Lock(ctx context.Context, node string, r Reservation) error {
-	return l.LockFunc(ctx, node, func(ctx context.Context) error { return l.b.Reserve(ctx, node, r) })
+// another holder has it, and returns the acquisition's token. It returns the
+// last *LockedError when every attempt found the node held, ctx's error if
+// ctx ends first, and the backend's error (not retried) for anything else,
+// such as a missing node.
+func (l *Locker) Lock(ctx context.Context, node string, r Reservation) (Token, error) {
+	var tok Token
+	err := l.LockFunc(ctx, node, func(ctx context.Context) (err error) {
+		tok, err = l.b.Reserve(ctx, node, r)
+		return err
+	})
+	return tok, err
 }
 
 // LockFunc is Lock with the policy applied to reserve, a function that
@@ -91,16 +97,19 @@ func (l *Locker) LockFunc(ctx context.Context, node string, reserve func(context
 	}
 }
 
-// Unlock releases holder's lock on node. It does not take a context: it runs
-// on its own deadline (Policy.ReleaseTimeout) so that a cancelled request
-// still releases, and retries while the database cannot be reached. A lock
-// that is not held (ErrNotHolder) is not retried.
-func (l *Locker) Unlock(node, holder string) error {
+// Unlock releases the lock on node taken as lease. It does not take a
+// context: it runs on its own deadline (Policy.ReleaseTimeout) so that a
+// cancelled request still releases, and retries while the database cannot
+// be reached. A lock that is not held under lease (ErrNotHolder) is not
+// retried. A retry after a release whose answer was lost cannot release the
+// lock of the node's next holder, even one with the same holder id: the
+// release is conditional on the lease's token.
+func (l *Locker) Unlock(node string, lease Lease) error {
 	ctx, cancel := context.WithTimeout(context.Background(), l.p.ReleaseTimeout)
 	defer cancel()
 	backoff := 50 * time.Millisecond
 	for {
-		err := l.b.Release(ctx, node, holder)
+		err := l.b.Release(ctx, node, lease)
 		if err == nil {
 			l.obs.Released()
 			return nil

@@ -103,7 +103,7 @@ func (a *agent) work(t *testing.T) {
 	// An unreachable BMC: one failed sync read.
 	a.fake.Inject(ids[2], fake.Fault{Err: fmt.Errorf("no route: %w", drivers.ErrBMCUnreachable)})
 	// A lock held by another agent, and a contender that gives up.
-	if err := a.db.Reserve(ctx, ids[0], lock.Reservation{Holder: "agent-b", Purpose: "deploy"}); err != nil {
+	if _, err := a.db.Reserve(ctx, ids[0], lock.Reservation{Holder: "agent-b", Purpose: "deploy"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := a.tm.Acquire(ctx, ids[0], taskmanager.Purpose("power off")); !errors.Is(err, lock.ErrNodeLocked) {

@@ -238,7 +238,7 @@ func TestSkips(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	ids := e.nodes(t, 5, drivers.PowerOff)
-	if err := e.db.Reserve(ctx, ids[0], lock.Reservation{Holder: "someone", Purpose: "deploy"}); err != nil {
+	if _, err := e.db.Reserve(ctx, ids[0], lock.Reservation{Holder: "someone", Purpose: "deploy"}); err != nil {
 		t.Fatal(err)
 	}
 	n := e.node(t, ids[1])
@@ -275,7 +275,8 @@ func TestSkipsNodeLockedAfterListing(t *testing.T) {
 	ids := e.nodes(t, 1, drivers.PowerOff)
 	e.fake.SetPower(ids[0], drivers.PowerOn)
 	nodes := lockingNodes{inner: e.db, lock: func(ctx context.Context) error {
-		return e.db.Reserve(ctx, ids[0], lock.Reservation{Holder: "agent-b", Purpose: "power on"})
+		_, err := e.db.Reserve(ctx, ids[0], lock.Reservation{Holder: "agent-b", Purpose: "power on"})
+		return err
 	}}
 	l, err := powersync.New(powersync.Config{AgentID: "agent-a"}, e.tm, nodes, nil)
 	if err != nil {

@@ -205,3 +205,90 @@ func randomHex(n int) string {
 	_, _ = rand.Read(b) // crypto/rand.Read never fails on Linux
 	return hex.EncodeToString(b)
 }
+
+// The account service of native systems: its predefined roles only, with
+// the privileges DSP0266 ("Roles") gives them. They cannot be modified (a
+// PATCH answers 405): the Redfish specification forbids changing a
+// predefined role, and the Protocol Validator checks both.
+const (
+	accountServicePath = v1 + "/AccountService"
+	rolesPath          = accountServicePath + "/Roles"
+	accountServiceType = "#AccountService.v1_5_0.AccountService"
+	roleCollectionType = "#RoleCollection.RoleCollection"
+	roleType           = "#Role.v1_2_1.Role"
+)
+
+// predefinedRoles are the standard roles and their assigned privileges.
+var predefinedRoles = []struct {
+	id    string
+	privs []string
+}{
+	{"Administrator", []string{"Login", "ConfigureManager", "ConfigureUsers", "ConfigureComponents", "ConfigureSelf"}},
+	{"Operator", []string{"Login", "ConfigureComponents", "ConfigureSelf"}},
+	{"ReadOnly", []string{"Login", "ConfigureSelf"}},
+}
+
+// resolveAccounts maps the AccountService subtree of a native service.
+func resolveAccounts(rt route, rest string) route {
+	seg, id := nextSeg(rest)
+	switch {
+	case rest == "":
+		rt.kind = kAccountService
+	case seg == "Roles" && id == "":
+		rt.kind = kRoles
+	case seg == "Roles":
+		for i, r := range predefinedRoles {
+			if r.id == id {
+				rt.kind, rt.item = kRole, i
+			}
+		}
+	}
+	return rt
+}
+
+// renderAccounts renders the account service, its role collection and the
+// predefined roles.
+func renderAccounts(w *jw, rt route) string {
+	const etag = `"a1"`
+	switch rt.kind {
+	case kAccountService:
+		head(w, accountServiceType, accountServicePath, etag)
+		w.kv("Id", "AccountService")
+		w.kv("Name", "Account Service")
+		w.key("ServiceEnabled")
+		w.bool(true)
+		w.link("Roles", rolesPath)
+	case kRoles:
+		head(w, roleCollectionType, rolesPath, etag)
+		w.kv("Name", "Role Collection")
+		ids := make([]string, len(predefinedRoles))
+		for i, r := range predefinedRoles {
+			ids[i] = r.id
+		}
+		members(w, rolesPath, ids)
+	default:
+		r := predefinedRoles[rt.item]
+		head(w, roleType, rolesPath+"/"+r.id, etag)
+		w.kv("Id", r.id)
+		w.kv("Name", r.id+" Role")
+		w.kv("RoleId", r.id)
+		w.key("IsPredefined")
+		w.bool(true)
+		w.key("AssignedPrivileges")
+		strs(w, r.privs)
+	}
+	w.end()
+	return etag
+}
+
+// members writes Members@odata.count and Members, links to base/id.
+func members(w *jw, base string, ids []string) {
+	w.key("Members@odata.count")
+	w.int(len(ids))
+	w.key("Members")
+	w.arr()
+	for _, id := range ids {
+		w.linkObj(base + "/" + id)
+	}
+	w.endArr()
+}

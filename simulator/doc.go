@@ -56,8 +56,13 @@
 // @odata.id, @odata.type and @odata.etag and an ETag header; PATCH honours
 // If-Match (412 on a stale tag); errors use the Redfish error body.
 // Authentication is HTTP Basic or a session (POST SessionService/Sessions
-// returns X-Auth-Token and Location; DELETE ends it). The service root is
-// public, as the Redfish specification asks.
+// returns X-Auth-Token and Location; DELETE ends it). The service root,
+// $metadata and the OData service document are public, as the Redfish
+// specification asks; responses carry the headers it asks for (Allow,
+// Cache-Control, Link rel=describedby, OData-Version), $expand, only and
+// $top/$skip are understood (query.go), and [Config.TLS] serves HTTPS. DMTF's
+// Service and Protocol Validators find no failure of the simulator's own
+// (scripts/dmtf-validate.sh; see odata.go).
 //
 // # Vendor profiles
 //

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -32,6 +33,8 @@ type mockup struct {
 
 	mu   sync.RWMutex // guards the docs' contents (PATCH of static resources)
 	docs map[string]*doc
+
+	meta []byte // $metadata: the bundle's, or generated from its types
 }
 
 // doc is one stored resource.
@@ -40,6 +43,9 @@ type doc struct {
 	raw  []byte // rendered, @odata.etag included
 	etag string
 	xml  []byte // $metadata is XML
+	// readOnly: PATCH answers 405 (a type DMTF's schema does not let
+	// clients update, or a predefined role).
+	readOnly bool
 }
 
 // loadMockup reads a bundle; dir is the folder holding the service root's
@@ -58,10 +64,18 @@ func loadMockup(f *fleet, dir string) (*mockup, []*System, error) {
 			return err
 		}
 		name := d.Name()
-		if name != "index.json" && name != "index.xml" {
+		dir := filepath.Dir(p)
+		switch {
+		case name == "index.json", name == "index.xml":
+		case strings.HasSuffix(name, ".json") && name != "headers.json" && name != "time.json":
+			// A file the bundle ships beside its resources (a message
+			// registry a MessageRegistryFile's Location names) is served
+			// at its own path, as DMTF's Redfish-Mockup-Server does.
+			dir = p
+		default:
 			return nil
 		}
-		rel, err := filepath.Rel(base, filepath.Dir(p))
+		rel, err := filepath.Rel(base, dir)
 		if err != nil {
 			return err
 		}
@@ -81,7 +95,16 @@ func loadMockup(f *fleet, dir string) (*mockup, []*System, error) {
 		}
 		obj, err := decodeObject(b)
 		if err != nil {
+			if dir == p {
+				return nil // not a JSON object: not a resource
+			}
 			return fmt.Errorf("simulator: mockup %s: %w", p, err)
+		}
+		// The copyright annotation is allowed only in mockups and
+		// message registries (DSP0266); DMTF's Redfish-Mockup-Server
+		// strips it too.
+		if !typeIs(obj, "#MessageRegistry.") {
+			delete(obj, "@Redfish.Copyright")
 		}
 		m.docs[uri] = &doc{obj: obj}
 		return nil
@@ -94,10 +117,13 @@ func loadMockup(f *fleet, dir string) (*mockup, []*System, error) {
 		return nil, nil, err
 	}
 	m.mapStaticActions()
+	m.meta = m.buildMetadata()
 	for _, d := range m.docs {
 		if d.obj != nil {
 			d.render()
 		}
+		d.readOnly = d.obj == nil || !typeUpdatable(getStr(d.obj, "@odata.type")) ||
+			(typeIs(d.obj, "#Role.") && d.obj["IsPredefined"] == true)
 	}
 	return m, m.systems, nil
 }
@@ -185,6 +211,21 @@ func (m *mockup) fixServiceRoot() {
 		root.obj["Links"] = links
 	}
 	links["Sessions"] = odataLink(sessionsPath)
+	// Advertise only the query parameters the simulator implements
+	// (query.go): $expand, only, $top/$skip are; excerpt, $select and
+	// $filter are not.
+	if pf := getObj(root.obj, "ProtocolFeaturesSupported"); pf != nil {
+		for _, k := range []string{"ExcerptQuery", "SelectQuery", "FilterQuery"} {
+			if _, ok := pf[k]; ok {
+				pf[k] = false
+			}
+		}
+		if eq := getObj(pf, "ExpandQuery"); eq != nil {
+			if n, err := strconv.Atoi(fmt.Sprint(eq["MaxLevels"])); err != nil || n > maxExpandLevels {
+				eq["MaxLevels"] = maxExpandLevels
+			}
+		}
+	}
 }
 
 // sortedDocPaths returns the document paths in order, so that loading is
@@ -247,7 +288,7 @@ func (m *mockup) addSystem(f *fleet, p string, obj map[string]any) {
 	}
 	spec := &systemSpec{defaultBoot: BootHdd, biosDefaults: map[string]any{}}
 	reset := getObj(obj, "Actions", "#ComputerSystem.Reset")
-	for _, t := range getStrs(reset, "ResetType@Redfish.AllowableValues") {
+	for _, t := range m.allowable(reset, "ResetType") {
 		spec.resetTypes = append(spec.resetTypes, ResetType(t))
 	}
 	if len(spec.resetTypes) == 0 {
@@ -258,7 +299,13 @@ func (m *mockup) addSystem(f *fleet, p string, obj map[string]any) {
 		spec.bootSources = append(spec.bootSources, BootSource(t))
 	}
 	if len(spec.bootSources) == 0 {
-		spec.bootSources = allBootSources
+		// UefiHttp only where the system has the HttpBootUri to boot.
+		_, httpURI := boot["HttpBootUri"]
+		for _, b := range allBootSources {
+			if b != BootUefiHTTP || httpURI {
+				spec.bootSources = append(spec.bootSources, b)
+			}
+		}
 	}
 	if bios := m.docs[linkOf(obj, "Bios")]; bios != nil && bios.obj != nil {
 		if attrs := getObj(bios.obj, "Attributes"); attrs != nil {
@@ -279,6 +326,7 @@ func (m *mockup) addSystem(f *fleet, p string, obj map[string]any) {
 	if v := BootMode(getStr(boot, "BootSourceOverrideMode")); v == BootModeLegacy {
 		sys.boot.Mode = v
 	}
+	sys.boot.HTTPBootURI = getStr(boot, "HttpBootUri")
 	if led := IndicatorLED(getStr(obj, "IndicatorLED")); allowedIn(led, []IndicatorLED{LEDLit, LEDBlinking, LEDOff}) {
 		sys.led = led
 	}
@@ -288,7 +336,8 @@ func (m *mockup) addSystem(f *fleet, p string, obj map[string]any) {
 
 	// The Reset action, added where missing.
 	reset, target := ensureAction(obj, "#ComputerSystem.Reset", p+"/Actions/ComputerSystem.Reset")
-	if _, ok := reset["ResetType@Redfish.AllowableValues"]; !ok {
+	_, inline := reset["ResetType@Redfish.AllowableValues"]
+	if _, info := reset["@Redfish.ActionInfo"]; !inline && !info {
 		reset["ResetType@Redfish.AllowableValues"] = spec.resetTypes
 	}
 	m.routes[target] = route{kind: kReset, sys: sys}
@@ -404,9 +453,11 @@ func (m *mockup) addMedia(sys *System, paths []string) {
 		types := getStrs(obj, "MediaTypes")
 		spec.devices = append(spec.devices, deviceSpec{id: id, name: getStr(obj, "Name"), mediaTypes: types, boots: bootsOf(types)})
 		ms := mediaState{writeProtected: true}
-		if img := getStr(obj, "Image"); img != "" {
-			ms.image = img
-			ms.inserted, _ = obj["Inserted"].(bool)
+		// A slot that says Inserted: false is empty whatever Image says:
+		// vendor captures keep the last image's URL there.
+		inserted, ok := obj["Inserted"].(bool)
+		if img := getStr(obj, "Image"); img != "" && (inserted || !ok) {
+			ms.image, ms.inserted = img, true
 			if wp, ok := obj["WriteProtected"].(bool); ok {
 				ms.writeProtected = wp
 			}
@@ -531,6 +582,10 @@ func (m *mockup) resolve(scope *System, p string) route {
 		return route{kind: kVersion, path: p}
 	case p == v1:
 		return route{kind: kRoot, path: p}
+	case p == metadataPath:
+		return route{kind: kMetadata, path: p}
+	case p == v1+"/odata":
+		return route{kind: kOData, path: p}
 	case p == sessionServicePath || strings.HasPrefix(p, sessionServicePath+"/"):
 		return resolveSessions(route{path: p}, strings.TrimPrefix(strings.TrimPrefix(p, sessionServicePath), "/"))
 	}
@@ -546,12 +601,11 @@ func (m *mockup) resolve(scope *System, p string) route {
 	m.mu.RUnlock()
 	switch {
 	case ok && d.obj == nil:
-		return route{kind: kStatic, path: p, key: xmlKey}
+		return route{kind: kStaticRO, path: p, key: xmlKey}
+	case ok && d.readOnly:
+		return route{kind: kStaticRO, path: p}
 	case ok:
 		return route{kind: kStatic, path: p}
-	}
-	if p == v1+"/odata" {
-		return route{kind: kOData, path: p}
 	}
 	return route{kind: kStaticMissing, path: p}
 }
@@ -588,7 +642,16 @@ func (m *mockup) render(w *jw, rt route, scope *System) string {
 	case kVersion:
 		return renderVersion(w)
 	case kOData:
-		return renderOData(w)
+		m.mu.RLock()
+		d, root := m.docs[rt.path], m.docs[v1]
+		var entries []odataEntry
+		if (d == nil || d.obj == nil) && root != nil {
+			entries = rootEntries(root.obj)
+		}
+		m.mu.RUnlock()
+		if d == nil || d.obj == nil {
+			return renderODataDoc(w, entries)
+		} // else the bundle's own, below
 	case kSystem:
 		v := rt.sys.view()
 		return m.overlay(w, rt.path, etagOf('s', v.gen.system), func(o map[string]any) {
@@ -601,6 +664,12 @@ func (m *mockup) render(w *jw, rt route, scope *System) string {
 			boot["BootSourceOverrideTarget"] = v.boot.Target
 			boot["BootSourceOverrideEnabled"] = v.boot.Enabled
 			boot["BootSourceOverrideMode"] = v.boot.Mode
+			if _, ok := boot["HttpBootUri"]; ok {
+				boot["HttpBootUri"] = nil
+				if v.boot.HTTPBootURI != "" {
+					boot["HttpBootUri"] = v.boot.HTTPBootURI
+				}
+			}
 			boot["BootSourceOverrideTarget@Redfish.AllowableValues"] = rt.sys.spec.bootSources
 			o["Boot"] = boot
 		})
@@ -706,4 +775,106 @@ func mergeInto(o map[string]any, k string, v any) {
 	for sk, sv := range src {
 		mergeInto(dst, sk, sv)
 	}
+}
+
+// buildMetadata returns the bundle's $metadata, or one generated from the
+// @odata.type of every resource it holds and of the live session service.
+func (m *mockup) buildMetadata() []byte {
+	if d := m.docs[metadataPath]; d != nil && d.xml != nil {
+		return d.xml
+	}
+	seen := map[string]bool{}
+	for _, d := range m.docs {
+		odataTypes(d.obj, seen)
+	}
+	types := sortedKeys(seen)
+	for _, t := range nativeTypes {
+		if strings.Contains(t, "Session") {
+			types = append(types, t)
+		}
+	}
+	return metadataDoc(types)
+}
+
+// metadata returns the OData metadata document.
+func (m *mockup) metadata() []byte { return m.meta }
+
+// The bundle's canned sessions stay readable (other resources link to
+// them, as Links.Session of an outbound connection does) beside the live
+// ones: they are listed in the session collection and can be deleted.
+
+// cannedSessions returns the ids of the bundle's sessions still present.
+func (m *mockup) cannedSessions() []string {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	var ids []string
+	for p, d := range m.docs {
+		if id, ok := strings.CutPrefix(p, sessionsPath+"/"); ok && d.obj != nil && !strings.Contains(id, "/") {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// cannedSession returns a canned session's stored JSON and ETag.
+func (m *mockup) cannedSession(id string) (raw []byte, etag string, ok bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	d := m.docs[sessionsPath+"/"+id]
+	if d == nil || d.obj == nil {
+		return nil, "", false
+	}
+	return d.raw, d.etag, true
+}
+
+// dropCannedSession deletes a canned session; it reports whether it existed.
+func (m *mockup) dropCannedSession(id string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p := sessionsPath + "/" + id
+	if d := m.docs[p]; d == nil || d.obj == nil {
+		return false
+	}
+	delete(m.docs, p)
+	return true
+}
+
+// odataTypes adds every @odata.type found in v, nested ones included, to
+// seen.
+func odataTypes(v any, seen map[string]bool) {
+	switch x := v.(type) {
+	case map[string]any:
+		if t, ok := x["@odata.type"].(string); ok {
+			seen[t] = true
+		}
+		for _, c := range x {
+			odataTypes(c, seen)
+		}
+	case []any:
+		for _, c := range x {
+			odataTypes(c, seen)
+		}
+	}
+}
+
+// allowable returns the allowable values of an action parameter: inline
+// (param@Redfish.AllowableValues) or, as many BMCs keep them, in the
+// ActionInfo resource that @Redfish.ActionInfo names (its Parameters entry
+// of that Name).
+func (m *mockup) allowable(action map[string]any, param string) []string {
+	if vs := getStrs(action, param+"@Redfish.AllowableValues"); len(vs) > 0 {
+		return vs
+	}
+	info := m.docs[cleanPath(getStr(action, "@Redfish.ActionInfo"))]
+	if info == nil || info.obj == nil {
+		return nil
+	}
+	params, _ := info.obj["Parameters"].([]any)
+	for _, p := range params {
+		if po := getObj(p); getStr(po, "Name") == param {
+			return getStrs(po, "AllowableValues")
+		}
+	}
+	return nil
 }

@@ -136,16 +136,7 @@ func mediaOf(s *redfish.ComputerSystem) []*redfish.VirtualMedia {
 // or a session service link: the simulator adds them.
 func TestSynthesizedMockup(t *testing.T) {
 	dir := t.TempDir()
-	write := func(p string, v any) {
-		full := filepath.Join(dir, "redfish", "v1", p, "index.json")
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		b, _ := json.Marshal(v)
-		if err := os.WriteFile(full, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(p string, v any) { writeBundleFile(t, filepath.Join(dir, "redfish", "v1"), p, v) }
 	link := func(p string) map[string]any { return map[string]any{"@odata.id": p} }
 	write("", map[string]any{"@odata.type": "#ServiceRoot.v1_5_0.ServiceRoot", "@odata.id": "/redfish/v1/", "Id": "RootService",
 		"Systems": link("/redfish/v1/Systems"), "Managers": link("/redfish/v1/Managers")})

@@ -18,6 +18,9 @@ type native struct {
 
 	collOnce sync.Once
 	colls    [3][]byte // rendered Systems, Managers, Chassis collections
+
+	metaOnce sync.Once
+	meta     []byte // $metadata
 }
 
 // nativeSpec is the generic profile's spec.
@@ -90,14 +93,20 @@ func (m *native) resolve(scope *System, p string) route {
 	case v1 + "/odata":
 		rt.kind = kOData
 		return rt
+	case metadataPath:
+		rt.kind = kMetadata
+		return rt
 	}
 	rest, ok := strings.CutPrefix(p, v1+"/")
 	if !ok {
 		return rt
 	}
 	coll, rest := nextSeg(rest)
-	if coll == "SessionService" {
+	switch coll {
+	case "SessionService":
 		return resolveSessions(rt, rest)
+	case "AccountService":
+		return resolveAccounts(rt, rest)
 	}
 	var k kind
 	switch coll {
@@ -155,6 +164,8 @@ func resolveSessions(rt route, rest string) route {
 		rt.kind = kSessionService
 	case seg == "Sessions" && id == "":
 		rt.kind = kSessions
+	case seg == "Sessions" && id == "Members":
+		rt.kind = kSessionsMembers
 	case seg == "Sessions" && !strings.Contains(id, "/"):
 		rt.kind, rt.key = kSession, id
 	}
@@ -392,6 +403,9 @@ func renderRoot(w *jw) string {
 	w.link("Managers", managersPath)
 	w.link("Chassis", chassisPath)
 	w.link("SessionService", sessionServicePath)
+	w.link("AccountService", accountServicePath)
+	w.link("UpdateService", updateServicePath)
+	protocolFeatures(w)
 	w.key("Links")
 	w.obj()
 	w.link("Sessions", sessionsPath)
@@ -401,22 +415,11 @@ func renderRoot(w *jw) string {
 }
 
 func renderOData(w *jw) string {
-	const etag = `"o1"`
-	w.obj()
-	w.kv("@odata.context", v1+"/$metadata")
-	w.kv("@odata.etag", etag)
-	w.key("value")
-	w.arr()
-	for _, n := range []string{"Systems", "Managers", "Chassis", "SessionService"} {
-		w.obj()
-		w.kv("name", n)
-		w.kv("kind", "Singleton")
-		w.kv("url", v1+"/"+n)
-		w.end()
+	var entries []odataEntry
+	for _, n := range []string{"Systems", "Managers", "Chassis", "SessionService", "AccountService"} {
+		entries = append(entries, odataEntry{n, v1 + "/" + n})
 	}
-	w.endArr()
-	w.end()
-	return etag
+	return renderODataDoc(w, entries)
 }
 
 // renderCollection renders Systems, Managers or Chassis. The fleet-wide
@@ -505,6 +508,13 @@ func (m *native) renderSystem(w *jw, sys *System, n names) string {
 		bootSources(w, sys)
 	}
 	w.kv("BootSourceOverrideMode", string(v.boot.Mode))
+	// UefiHttp is offered with the URI it boots (ComputerSystem v1_9_0).
+	w.key("HttpBootUri")
+	if v.boot.HTTPBootURI == "" {
+		w.null()
+	} else {
+		w.str(v.boot.HTTPBootURI)
+	}
 	w.key("BootSourceOverrideMode@Redfish.AllowableValues")
 	strs(w, []BootMode{BootModeUEFI, BootModeLegacy})
 	w.end()

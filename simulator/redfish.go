@@ -48,7 +48,13 @@ const (
 	kManager
 	kManagerReset
 	kChassis
+	kMetadata        // /redfish/v1/$metadata
+	kSessionsMembers // SessionService/Sessions/Members: POST creates a session
+	kAccountService
+	kRoles
+	kRole
 	kStatic        // mockup: a resource served as stored
+	kStaticRO      // mockup: a stored resource that cannot be changed
 	kStaticAction  // mockup: an action target without behaviour
 	kStaticMissing // mockup: a path under a known tree that does not exist
 )
@@ -74,6 +80,8 @@ func (k kind) methods() string {
 		return "POST"
 	case kSessions:
 		return "GET, POST"
+	case kSessionsMembers:
+		return "POST"
 	case kSession:
 		return "GET, DELETE"
 	}
@@ -120,9 +128,9 @@ func (rt route) mutation(method string, body []byte) (op, detail string, ok bool
 // spec: the service root, version and OData documents, and login).
 func (rt route) public(method string) bool {
 	switch rt.kind {
-	case kVersion, kRoot, kOData:
+	case kVersion, kRoot, kOData, kMetadata:
 		return method == http.MethodGet || method == http.MethodHead
-	case kSessions:
+	case kSessions, kSessionsMembers:
 		return method == http.MethodPost
 	}
 	return false
@@ -143,12 +151,16 @@ type model interface {
 	systemPath(sys *System) string
 	// patchStatic applies a PATCH to a stored resource (mockup only).
 	patchStatic(rt route, patch map[string]json.RawMessage) error
+	// metadata returns the OData metadata document ($metadata).
+	metadata() []byte
 }
 
 // Constant header values, shared read-only.
 var (
-	hdrJSON  = []string{"application/json; charset=utf-8"}
-	hdrOData = []string{"4.0"}
+	hdrJSON    = []string{"application/json; charset=utf-8"}
+	hdrXML     = []string{"application/xml"}
+	hdrOData   = []string{"4.0"}
+	hdrNoCache = []string{"no-cache"}
 )
 
 // handler serves the Redfish face and the admin endpoint of a simulator.
@@ -172,6 +184,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.Path
 	if h.scope == nil && (path == "/sim" || strings.HasPrefix(path, "/sim/")) {
 		s.serveAdmin(w, r)
+		return
+	}
+	if h.serveFirmware(w, r, cleanPath(path)) {
 		return
 	}
 	rt := s.model.resolve(h.scope, cleanPath(path))
@@ -307,6 +322,10 @@ func (h *handler) authenticate(r *http.Request, rt route, f *Fault) bool {
 
 // dispatch answers an authenticated, unfaulted request.
 func (h *handler) dispatch(w http.ResponseWriter, r *http.Request, rt route, body []byte, f *Fault) int {
+	if v := r.Header.Values("OData-Version"); len(v) > 0 && (len(v) > 1 || strings.TrimSpace(v[0]) != "4.0") {
+		// DSP0266 "Request headers": an unsupported OData-Version is 412.
+		return h.writeError(w, errODataVersion(strings.Join(v, ", ")))
+	}
 	if rt.kind == kNotFound || rt.kind == kStaticMissing {
 		return h.writeError(w, errNotFound)
 	}
@@ -319,13 +338,16 @@ func (h *handler) dispatch(w http.ResponseWriter, r *http.Request, rt route, bod
 		return h.writeError(w, errMethod(r.Method))
 	}
 	switch rt.kind {
-	case kSessions:
+	case kSessions, kSessionsMembers:
+		// DSP0266 "POST (create)": a POST to a collection's Members
+		// property is the same as one to the collection.
 		if r.Method == http.MethodPost {
 			return h.createSession(w, body, f)
 		}
 	case kSession:
 		if r.Method == http.MethodDelete {
-			if !h.sim.sessions.remove(rt.key) {
+			cs, hasCanned := h.sim.model.(cannedSessions)
+			if !h.sim.sessions.remove(rt.key) && (!hasCanned || !cs.dropCannedSession(rt.key)) {
 				return h.writeError(w, errNotFound)
 			}
 			return h.writeNoContent(w)
@@ -333,6 +355,9 @@ func (h *handler) dispatch(w http.ResponseWriter, r *http.Request, rt route, bod
 	}
 	switch r.Method {
 	case http.MethodGet:
+		if r.URL.RawQuery != "" {
+			return h.writeQueried(w, r, rt)
+		}
 		return h.writeResource(w, rt, http.StatusOK)
 	case http.MethodPatch:
 		return h.patch(w, r, rt, body)
@@ -476,6 +501,12 @@ func patchSystem(sys *System, props map[string]json.RawMessage) error {
 					dst = (*string)(&boot.Enabled)
 				case "BootSourceOverrideMode":
 					dst = (*string)(&boot.Mode)
+				case "HttpBootUri":
+					boot.HTTPBootURI = new(string)
+					if string(bv) == "null" {
+						continue
+					}
+					dst = boot.HTTPBootURI
 				default:
 					return errPropertyUnknown("Boot/" + bk)
 				}
@@ -608,41 +639,63 @@ func (h *handler) createSession(w http.ResponseWriter, body []byte, f *Fault) in
 	return h.writeResource(w, route{kind: kSession, key: sess.id, path: loc}, http.StatusCreated)
 }
 
-// writeResource renders rt and writes it with its ETag.
+// writeResource renders rt and writes it with its ETag and the headers
+// DSP0266 asks of every GET (Allow, Cache-Control, Link).
 func (h *handler) writeResource(w http.ResponseWriter, rt route, status int) int {
-	if rt.key == xmlKey && rt.kind == kStatic {
-		if xm, ok := h.sim.model.(interface{ xmlDoc(string) []byte }); ok {
-			b := xm.xmlDoc(rt.path)
-			w.Header().Set("Content-Type", "application/xml")
-			w.WriteHeader(status)
-			_, _ = w.Write(b)
-			return status
+	hd := w.Header()
+	hd["Allow"] = allowHeader(rt.kind.methods())
+	hd["Cache-Control"] = hdrNoCache
+	hd["Odata-Version"] = hdrOData
+	if rt.kind == kMetadata || (rt.key == xmlKey && rt.kind == kStaticRO) {
+		var b []byte
+		if rt.kind == kMetadata {
+			b = h.sim.model.metadata()
+		} else if xm, ok := h.sim.model.(interface{ xmlDoc(string) []byte }); ok {
+			b = xm.xmlDoc(rt.path)
 		}
+		hd["Content-Type"] = hdrXML
+		hd["Content-Length"] = []string{strconv.Itoa(len(b))}
+		w.WriteHeader(status)
+		_, _ = w.Write(b)
+		return status
 	}
 	bp := h.sim.bufs.Get().(*[]byte)
 	defer func() { h.sim.bufs.Put(bp) }()
 	jwr := jw{b: (*bp)[:0]}
-	var etag string
+	etag, ok := h.renderJSON(&jwr, rt)
+	*bp = jwr.b
+	if !ok {
+		return h.writeError(w, errNotFound)
+	}
+	return h.writeJSON(w, jwr.b, etag, status)
+}
+
+// renderJSON renders a JSON resource; ok is false when it is gone (an
+// ended session).
+func (h *handler) renderJSON(w *jw, rt route) (etag string, ok bool) {
 	switch rt.kind {
 	case kSessionService, kSessions, kSession:
-		var ok bool
-		etag, ok = h.renderSessions(&jwr, rt)
-		if !ok {
-			return h.writeError(w, errNotFound)
-		}
-	default:
-		etag = h.sim.model.render(&jwr, rt, h.scope)
+		return h.renderSessions(w, rt)
+	case kAccountService, kRoles, kRole:
+		return renderAccounts(w, rt), true
 	}
-	*bp = jwr.b
+	return h.sim.model.render(w, rt, h.scope), true
+}
+
+// writeJSON writes a rendered resource with its ETag, Content-Type and Link
+// headers.
+func (h *handler) writeJSON(w http.ResponseWriter, b []byte, etag string, status int) int {
 	hd := w.Header()
 	hd["Content-Type"] = hdrJSON
-	hd["Odata-Version"] = hdrOData
+	if l := h.sim.links.header(b); l != nil {
+		hd["Link"] = l
+	}
 	if etag != "" {
 		hd["Etag"] = []string{etag}
 	}
-	hd["Content-Length"] = []string{strconv.Itoa(len(jwr.b))}
+	hd["Content-Length"] = []string{strconv.Itoa(len(b))}
 	w.WriteHeader(status)
-	_, _ = w.Write(jwr.b)
+	_, _ = w.Write(b)
 	return status
 }
 
@@ -701,25 +754,27 @@ func (h *handler) renderSessions(w *jw, rt route) (etag string, ok bool) {
 			c = h.scope.credentials()
 		}
 		ids := h.sim.sessions.list(c)
+		if cs, ok := h.sim.model.(cannedSessions); ok && h.scope == nil {
+			ids = append(ids, cs.cannedSessions()...)
+		}
 		etag := `"` + strconv.Itoa(len(ids)) + `"`
 		w.obj()
 		w.kv("@odata.type", "#SessionCollection.SessionCollection")
 		w.kv("@odata.id", sessionsPath)
 		w.kv("@odata.etag", etag)
 		w.kv("Name", "Session Collection")
-		w.key("Members@odata.count")
-		w.int(len(ids))
-		w.key("Members")
-		w.arr()
-		for _, id := range ids {
-			w.linkObj(sessionsPath + "/" + id)
-		}
-		w.endArr()
+		members(w, sessionsPath, ids)
 		w.end()
 		return etag, true
 	}
 	sess := h.sim.sessions.get(rt.key)
 	if sess == nil {
+		if cs, ok := h.sim.model.(cannedSessions); ok && h.scope == nil {
+			if raw, etag, ok := cs.cannedSession(rt.key); ok {
+				w.raw(raw)
+				return etag, true
+			}
+		}
 		return "", false
 	}
 	w.obj()
@@ -747,9 +802,18 @@ func methodAllowed(list, method string) bool {
 	return false
 }
 
+// cannedSessions is what a model with sessions of its own (a mockup
+// bundle's) offers beside the live session service.
+type cannedSessions interface {
+	cannedSessions() []string
+	cannedSession(id string) (raw []byte, etag string, ok bool)
+	dropCannedSession(id string) bool
+}
+
 // Interface guards.
 var (
-	_ http.Handler = (*handler)(nil)
-	_ model        = (*native)(nil)
-	_ model        = (*mockup)(nil)
+	_ cannedSessions = (*mockup)(nil)
+	_ http.Handler   = (*handler)(nil)
+	_ model          = (*native)(nil)
+	_ model          = (*mockup)(nil)
 )

@@ -38,6 +38,13 @@ func errMethod(method string) error {
 		msg: "The HTTP method " + method + " is not allowed on this resource.", args: []string{method}}
 }
 
+// errODataVersion refuses a request for an OData version other than 4.0.
+func errODataVersion(value string) error {
+	h := "OData-Version: " + value
+	return &httpError{status: http.StatusPreconditionFailed, msgID: "HeaderInvalid",
+		msg: "Header '" + h + "' is invalid.", args: []string{h}}
+}
+
 func errPropertyUnknown(name string) error {
 	return &httpError{status: http.StatusBadRequest, msgID: "PropertyNotWritable",
 		msg: "The property " + name + " is unknown or read-only.", args: []string{name}}

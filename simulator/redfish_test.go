@@ -62,7 +62,9 @@ func links(v any) []string {
 		switch x := v.(type) {
 		case map[string]any:
 			for k, c := range x {
-				if s, ok := c.(string); ok && k == "@odata.id" && !top {
+				// @Redfish.ActionInfo links a resource of its own (the
+				// allowable values of an action) without an @odata.id.
+				if s, ok := c.(string); ok && (k == "@odata.id" && !top || k == "@Redfish.ActionInfo") {
 					if i := strings.IndexByte(s, '#'); i >= 0 {
 						s = s[:i]
 					}

@@ -2,6 +2,7 @@ package simulator
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -57,6 +58,9 @@ type Config struct {
 	// Now is the clock for power transitions and sessions (default
 	// time.Now). Tests can move time forward with it.
 	Now func() time.Time
+	// TLS, if set, makes Start serve HTTPS (HTTP/1.1) on every listener
+	// (see SelfSignedCert); URLs then begin with https://.
+	TLS *tls.Config
 }
 
 // fleet is what all systems of a simulator share.
@@ -112,6 +116,7 @@ type Simulator struct {
 	done     chan struct{} // closed by Close: releases hung requests
 	inflight atomic.Int64  // requests being handled
 	bufs     sync.Pool     // *[]byte render buffers
+	links    linkCache     // Link headers by @odata.type
 	admin    *http.ServeMux
 
 	mu        sync.Mutex
@@ -305,8 +310,12 @@ func (s *Simulator) Start(ctx context.Context, addr string) error {
 	if err != nil {
 		return fmt.Errorf("simulator: %w", err)
 	}
+	scheme := "http://"
+	if s.cfg.TLS != nil {
+		scheme = "https://"
+	}
 	s.listeners = append(s.listeners, ln)
-	s.baseURL = "http://" + ln.Addr().String()
+	s.baseURL = scheme + ln.Addr().String()
 	if s.cfg.PortPerSystem {
 		s.sysURLs = make(map[*System]string, len(s.systems))
 		for i, sys := range s.systems {
@@ -320,7 +329,7 @@ func (s *Simulator) Start(ctx context.Context, addr string) error {
 				return fmt.Errorf("simulator: port for system %s: %w", sys.id, err)
 			}
 			s.listeners = append(s.listeners, &systemListener{Listener: l, sys: sys})
-			s.sysURLs[sys] = "http://" + l.Addr().String()
+			s.sysURLs[sys] = scheme + l.Addr().String()
 		}
 	}
 	fleetHandler := &handler{sim: s}
@@ -336,6 +345,9 @@ func (s *Simulator) Start(ctx context.Context, addr string) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			if tc, ok := c.(*tls.Conn); ok {
+				c = tc.NetConn()
+			}
 			if sc, ok := c.(*systemConn); ok {
 				return context.WithValue(ctx, scopeKey{}, sc.sys)
 			}
@@ -346,7 +358,7 @@ func (s *Simulator) Start(ctx context.Context, addr string) error {
 		s.serveWG.Add(1)
 		go func() {
 			defer s.serveWG.Done()
-			_ = s.srv.Serve(l) // returns http.ErrServerClosed on Close
+			_ = s.srv.Serve(tlsListener(l, s.cfg.TLS)) // returns http.ErrServerClosed on Close
 		}()
 	}
 	s.state = 1
@@ -483,7 +495,7 @@ func (l *systemListener) Accept() (net.Conn, error) {
 
 // resetConn closes c with a TCP reset where it can.
 func resetConn(c net.Conn) {
-	if tc, ok := c.(*net.TCPConn); ok {
+	if tc, ok := rawConn(c).(*net.TCPConn); ok {
 		_ = tc.SetLinger(0)
 	}
 	_ = c.Close()

@@ -203,8 +203,11 @@ func (s *System) ResetTypes() []ResetType { return append([]ResetType(nil), s.sp
 // Reset performs a ComputerSystem.Reset. Power changes take the fleet's power
 // delay; a graceful shutdown or restart completes only if the simulated OS
 // cooperates (SetOSCooperates) and is otherwise accepted and ignored, as a
-// real BMC does. Restarts of a system that is off do nothing (as sushy-tools);
-// PowerCycle and PushPowerButton of a system that is off power it on. A
+// real BMC does. GracefulRestart of a system that is off does nothing (no OS
+// to restart); ForceRestart, PowerCycle and PushPowerButton of a system that
+// is off power it on (DSP0266's ForceRestart restarts the system whatever its
+// state; sushy-tools' fake driver turns every Restart into a pending power
+// on, sushy_tools/emulator/resources/systems/fakedriver.py). A
 // request is judged against the state the system is heading to, so a repeated
 // On during a power-on delay is a no-op and ForceOff during it cancels it.
 // An unknown or disallowed type returns a *ValueError (ErrInvalidValue).
@@ -233,11 +236,7 @@ func (s *System) Reset(kind ResetType) error {
 		if target == PowerOn && !s.osIgnores {
 			s.rebootLocked(now)
 		}
-	case ResetForceRestart:
-		if target == PowerOn {
-			s.rebootLocked(now)
-		}
-	case ResetPowerCycle:
+	case ResetForceRestart, ResetPowerCycle:
 		if target == PowerOn {
 			s.rebootLocked(now)
 		} else {
@@ -309,6 +308,9 @@ func (s *System) bootLocked(at time.Time) {
 		if s.boot.Enabled == BootOnce {
 			s.boot.Enabled = BootDisabled
 		}
+	}
+	if rec.Device == BootUefiHTTP {
+		rec.Image = s.boot.HTTPBootURI
 	}
 	if dev, isMedia := s.deviceForBootLocked(rec.Device); isMedia {
 		switch {
@@ -392,6 +394,9 @@ func (s *System) SetBootOverride(p BootOverridePatch) error {
 	}
 	if p.Mode != "" {
 		s.boot.Mode = p.Mode
+	}
+	if p.HTTPBootURI != nil {
+		s.boot.HTTPBootURI = *p.HTTPBootURI
 	}
 	s.gen.system++
 	return nil

@@ -94,6 +94,9 @@ type BootOverride struct {
 	Target  BootSource
 	Enabled BootEnabled
 	Mode    BootMode
+	// HTTPBootURI is what a UefiHttp boot fetches (Redfish HttpBootUri;
+	// empty: the URI a DHCP server gives).
+	HTTPBootURI string `json:",omitempty"`
 }
 
 // BootOverridePatch changes a boot override: empty fields are left as they are.
@@ -101,6 +104,8 @@ type BootOverridePatch struct {
 	Target  BootSource
 	Enabled BootEnabled
 	Mode    BootMode
+	// HTTPBootURI, if not nil, sets HttpBootUri ("" clears it).
+	HTTPBootURI *string
 }
 
 // Media is the state of one virtual media device.

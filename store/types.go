@@ -37,6 +37,9 @@ type Node struct {
 	Reservation        string
 	ReservationPurpose string
 	ReservedAt         *time.Time
+	// LockToken is the fencing token of the lock's latest acquisition (see
+	// lock.Token): it grows every time the lock is taken. Read-only here.
+	LockToken int64
 
 	InstanceInfo JSON
 	Properties   JSON
@@ -47,6 +50,13 @@ type Node struct {
 	AgentGroup    string
 	ResourceClass string
 	Description   string
+	// Interfaces holds the interface implementations a client chose, by
+	// Ironic's field name ("boot_interface": "ipxe"); a field not in it has
+	// its driver's default.
+	Interfaces JSON
+	// TargetRAIDConfig is the RAID configuration a client asked for
+	// (Ironic's target_raid_config); the agent records it and applies none.
+	TargetRAIDConfig JSON
 
 	CreatedAt time.Time
 	UpdatedAt time.Time

@@ -178,12 +178,13 @@ var tpsRE = regexp.MustCompile(`tps = ([0-9.]+)`)
 
 // pgbenchCeiling runs the agent's two lock statements with pgbench, each
 // client on its own node, and returns the transactions (take + release) per
-// second.
+// second. Like the agent's, the take returns the fencing token and the
+// release is conditional on it.
 func pgbenchCeiling(b *testing.B, c *pgtest.Cluster, dsn string, clients, seconds int) float64 {
 	script := filepath.Join(b.TempDir(), "lock.sql")
 	body := `\set n :client_id
-UPDATE nodes SET reservation = 'pgbench', reservation_purpose = 'bench', reserved_at = (EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::BIGINT WHERE name = 'bench-' || :n AND reservation IS NULL;
-UPDATE nodes SET reservation = NULL, reservation_purpose = NULL, reserved_at = NULL WHERE name = 'bench-' || :n AND reservation = 'pgbench';
+UPDATE nodes SET reservation = 'pgbench', reservation_purpose = 'bench', reserved_at = (EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::BIGINT, lock_token = lock_token + 1 WHERE name = 'bench-' || :n AND reservation IS NULL RETURNING lock_token \gset
+UPDATE nodes SET reservation = NULL, reservation_purpose = NULL, reserved_at = NULL WHERE name = 'bench-' || :n AND reservation = 'pgbench' AND lock_token = :lock_token;
 `
 	if err := os.WriteFile(script, []byte(body), 0o644); err != nil {
 		b.Fatal(err)
@@ -199,4 +200,63 @@ UPDATE nodes SET reservation = NULL, reservation_purpose = NULL, reserved_at = N
 	}
 	tps, _ := strconv.ParseFloat(string(m[1]), 64)
 	return tps
+}
+
+// BenchmarkFencedMutation measures what fencing costs a mutating driver
+// call: SetPowerState through an exclusive task's driver handle (the fence
+// reads the node's lock row before the call) against the same call on the
+// bare fake driver, one client, per backend.
+//
+//	go test -run '^$' -bench FencedMutation ./taskmanager/
+func BenchmarkFencedMutation(b *testing.B) {
+	var c *pgtest.Cluster
+	defer func() {
+		if c != nil {
+			c.Stop()
+		}
+	}()
+	for _, backend := range []string{"sqlite", "postgres"} {
+		b.Run(backend, func(b *testing.B) {
+			dsn := filepath.Join(b.TempDir(), "bench.db")
+			if backend == "postgres" {
+				if c == nil {
+					var err error
+					if c, err = pgtest.Start(pgtest.Options{Durable: true}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				dsn = c.NewDatabase(b)
+			}
+			ids, tm, cleanup := benchEnv(b, dsn, 1)
+			defer cleanup()
+			ctx := context.Background()
+			task, err := tm.Acquire(ctx, ids[0], taskmanager.Purpose("bench"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer task.Release()
+			bare := fake.New()
+			node := task.DriverNode()
+			b.ResetTimer()
+			start := time.Now()
+			for range b.N {
+				if err := task.Driver().SetPowerState(ctx, drivers.ActionPowerOn, 0); err != nil {
+					b.Fatal(err)
+				}
+			}
+			fenced := time.Since(start)
+			start = time.Now()
+			for range b.N {
+				if err := bare.SetPowerState(ctx, node, drivers.ActionPowerOn, 0); err != nil {
+					b.Fatal(err)
+				}
+			}
+			unfenced := time.Since(start)
+			b.StopTimer()
+			us := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(b.N) }
+			b.ReportMetric(us(fenced), "fenced-us/call")
+			b.ReportMetric(us(unfenced), "bare-us/call")
+			b.ReportMetric(us(fenced-unfenced), "fence-us/mutation")
+		})
+	}
 }

@@ -19,14 +19,26 @@
 //     policy, failing with a *lock.LockedError) and loads the node.
 //  2. The caller works with t.Node() and t.Driver(); the driver hands out
 //     setters only while the task is exclusive (UpgradeLock makes a shared
-//     task exclusive and reloads the node).
+//     task exclusive and reloads the node). An exclusive task is fenced by
+//     its lock's token (t.LockLease()): each mutating driver call, each Save or
+//     Settle and its release check in the database that the lock has not
+//     changed hands, and fail with lock.ErrFenced, doing nothing, if it
+//     has.
 //  3. SpawnAfter reserves a worker from the bounded pool for background
 //     work; with none free it runs the spawn error hook, releases the lock
 //     and returns ErrNoFreeWorker.
 //  4. Release ends the task. Without spawned work it releases the lock now;
 //     with it, it starts the worker, which owns the lock until the work ends
 //     (success, error or panic). Release is idempotent and runs on its own
-//     deadline, so a cancelled request still releases its lock.
+//     deadline, so a cancelled request still releases its lock. A lock that
+//     cannot be released, or whose node's state could not be recorded, is
+//     kept as an orphan and released by Manager.RecoverStale (or the
+//     agent's next task on the node) once the database answers.
+//
+// Recover (at start) and RecoverStale (with each heartbeat) record the
+// operations of dead holders as interrupted and then release their locks,
+// each conditional on the lock's token. docs/architecture.md lists the
+// invariants every path that ends a task keeps.
 //
 // ProcessEvent moves a node through the provision state machine (states.go),
 // optionally spawning a callback whose failure moves the node to the failed

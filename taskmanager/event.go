@@ -57,6 +57,7 @@ func (t *Task) ProcessEvent(ctx context.Context, event string, opts ...EventOpti
 		return &InvalidStateError{Node: n.UUID, State: n.ProvisionState, Event: event}
 	}
 	prevState, prevTarget, prevUpdated := n.ProvisionState, n.TargetProvisionState, n.ProvisionUpdatedAt
+	prevFailed := t.workFailed
 	if o.callback != nil {
 		t.SetSpawnErrorHook(func(t *Task, err error) { o.onSpawnErr(t, err, prevState, prevTarget) })
 		if err := t.SpawnAfter(o.callback); err != nil {
@@ -72,8 +73,13 @@ func (t *Task) ProcessEvent(ctx context.Context, event string, opts ...EventOpti
 	n.ProvisionState, n.TargetProvisionState, n.ProvisionUpdatedAt = next, target, &now
 	if err := t.Save(ctx); err != nil {
 		n.ProvisionState, n.TargetProvisionState, n.ProvisionUpdatedAt = prevState, prevTarget, prevUpdated
-		t.cancelSpawn()
-		t.workFailed = nil
+		if o.callback != nil {
+			// Undo only what this call set up: an event processed by
+			// the spawned work itself (its "done") keeps the work's
+			// failure handler, which records this error.
+			t.cancelSpawn()
+			t.workFailed = prevFailed
+		}
 		return err
 	}
 	t.Log().Info("provision state changed", "event", event, "from", prevState, "to", next, "target", target)

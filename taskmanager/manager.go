@@ -21,6 +21,11 @@ var ErrNoFreeWorker = errors.New("no free worker")
 type Store interface {
 	Node(ctx context.Context, ident string) (*store.Node, error)
 	UpdateNode(ctx context.Context, n *store.Node) error
+	// UpdateNodeHeld writes n like UpdateNode if the node's lock is still
+	// held under lease, in the same statement, and fails with an error
+	// matching lock.ErrFenced otherwise (see sqlstore.DB.UpdateNodeHeld):
+	// the writes of an exclusive task.
+	UpdateNodeHeld(ctx context.Context, n *store.Node, lease lock.Lease) error
 	Nodes(ctx context.Context, f store.NodeFilter) ([]*store.Node, error)
 	Ports(ctx context.Context, f store.ChildFilter) ([]*store.Port, error)
 	VolumeConnectors(ctx context.Context, f store.ChildFilter) ([]*store.VolumeConnector, error)
@@ -50,6 +55,11 @@ type Config struct {
 	// outcome of background work while the database is unavailable;
 	// default 30s.
 	SettleTimeout time.Duration
+	// Lease, if set, is the agent's membership lease: without it held, no
+	// task is acquired; once the lease a task was acquired under ends, its
+	// spawned work is cancelled, its mutating driver calls are refused and
+	// its node is not written (see lease.go). Nil: no such check.
+	Lease Lease
 }
 
 // Manager acquires tasks and runs their background work. It is safe for
@@ -64,17 +74,27 @@ type Manager struct {
 	cancelBase context.CancelCauseFunc
 
 	mu sync.Mutex
-	// held counts, per node, this agent's tasks that hold or are taking its
-	// lock.
-	held map[string]int
+	// taking counts, per node, this agent's tasks in the statement that
+	// takes its lock: such a task may hold a token not yet in held.
+	taking map[string]int
+	// held are the leases (node and token) of this agent's tasks that
+	// hold their node's lock.
+	held map[heldLease]struct{}
 	// orphans are nodes whose lock this agent may hold although none of
 	// its tasks does: a release that failed, an outcome that could not be
 	// recorded (the lock is kept on purpose), a lock taken by a statement
-	// whose answer was lost. The value says what to record if an operation
-	// was left half done. sweepOrphans releases them once the database
-	// answers; sweeping marks the ones it is handling.
+	// whose answer was lost or unreadable. The value says what to record if
+	// an operation was left half done. They are released once the database
+	// answers, by the sweep (RecoverStale) or by the next task of this
+	// agent on the node; sweeping marks the ones being handled.
 	orphans  map[string]string
 	sweeping map[string]bool
+}
+
+// heldLease is a lock a task of this agent holds: its node and token.
+type heldLease struct {
+	node  string
+	token lock.Token
 }
 
 // ErrShuttingDown is the cause (context.Cause) of the cancellation of
@@ -100,7 +120,7 @@ func New(cfg Config) (*Manager, error) {
 	}
 	base, cancel := context.WithCancelCause(context.Background())
 	return &Manager{cfg: cfg, log: cfg.Logger, pool: newPool(cfg.Workers), base: base, cancelBase: cancel,
-		held: map[string]int{}, orphans: map[string]string{}, sweeping: map[string]bool{}}, nil
+		taking: map[string]int{}, held: map[heldLease]struct{}{}, orphans: map[string]string{}, sweeping: map[string]bool{}}, nil
 }
 
 // AgentID returns the holder id of the locks this manager takes.
@@ -138,8 +158,13 @@ func NodeOnly() Option { return func(o *options) { o.nodeOnly = true } }
 // must Release it. An exclusive task waits for a held lock per the lock
 // policy and then fails with a *lock.LockedError; a missing node is an error
 // matching store.ErrNotFound; an unknown driver one matching
-// drivers.ErrUnknownDriver.
+// drivers.ErrUnknownDriver; without the Lease held one matching
+// ErrLeaseLost.
 func (m *Manager) Acquire(ctx context.Context, ident string, opts ...Option) (*Task, error) {
+	epoch, err := m.acquireLease()
+	if err != nil {
+		return nil, err
+	}
 	o := options{purpose: "unspecified"}
 	for _, opt := range opts {
 		opt(&o)
@@ -153,27 +178,31 @@ func (m *Manager) Acquire(ctx context.Context, ident string, opts ...Option) (*T
 		}
 		id = n.UUID
 	}
-	t := &Task{m: m, id: id, shared: o.shared, purpose: o.purpose, driverName: o.driver, nodeOnly: o.nodeOnly}
+	t := &Task{m: m, id: id, shared: o.shared, purpose: o.purpose, driverName: o.driver, nodeOnly: o.nodeOnly, lease: epoch}
 	if err := t.lockAndLoad(ctx); err != nil {
 		return nil, err
 	}
 	return t, nil
 }
 
-// Do acquires a task, runs fn with it and releases it. If fn fails, work it
-// spawned with SpawnAfter is not started.
+// Do acquires a task, runs fn with it and releases it. If fn fails or
+// panics, work it spawned with SpawnAfter is not started (the panic goes on
+// to the caller once the lock is released).
 func (m *Manager) Do(ctx context.Context, ident string, opts []Option, fn func(context.Context, *Task) error) (err error) {
 	t, err := m.Acquire(ctx, ident, opts...)
 	if err != nil {
 		return err
 	}
+	returned := false
 	defer func() {
-		if err != nil {
+		if err != nil || !returned {
 			t.cancelSpawn()
 		}
 		t.Release()
 	}()
-	return fn(ctx, t)
+	err = fn(ctx, t)
+	returned = true
+	return err
 }
 
 // PoolStats describes the worker pool.
@@ -214,69 +243,102 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 	return nil
 }
 
-// hold records that a task of this agent holds or is taking node's lock.
-// It fails while the sweep of orphaned locks handles the node.
-func (m *Manager) hold(node, purpose string) error {
+// hold records that a task of this agent is taking node's lock. It fails
+// while the node's orphaned lock is being released. An orphaned lock that
+// no other task of the agent is taking is released first, here, rather than
+// left to the next sweep: a task would find it held by its own agent.
+func (m *Manager) hold(ctx context.Context, node string) error {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if m.sweeping[node] {
-		return &lock.LockedError{Node: node, Reservation: lock.Reservation{Holder: m.cfg.AgentID, Purpose: "release of a lock left held"}}
+		m.mu.Unlock()
+		return m.lockedBySweep(node)
 	}
-	m.held[node]++
+	if why, ok := m.orphans[node]; ok && m.taking[node] == 0 {
+		m.sweeping[node] = true
+		m.mu.Unlock()
+		done, err := m.releaseOrphan(ctx, node, why)
+		m.mu.Lock()
+		delete(m.sweeping, node)
+		if done {
+			delete(m.orphans, node)
+		}
+		if err != nil {
+			m.mu.Unlock()
+			return fmt.Errorf("release the lock left held on node %s: %w", node, err)
+		}
+	}
+	m.taking[node]++
+	m.mu.Unlock()
 	return nil
 }
 
-// lockFailed undoes hold after a failed attempt to take node's lock. A
-// failure to reach the database may hide a lock taken all the same (the
-// statement committed, its answer was lost): the sweep checks.
-func (m *Manager) lockFailed(node string, err error) {
-	if errors.Is(err, store.ErrUnavailable) {
-		m.orphan(node, whyLostLock, true)
-		return
-	}
-	m.unhold(node)
+func (m *Manager) lockedBySweep(node string) error {
+	return &lock.LockedError{Node: node, Reservation: lock.Reservation{Holder: m.cfg.AgentID, Purpose: "release of a lock left held"}}
 }
 
-// unhold undoes hold.
-func (m *Manager) unhold(node string) {
+// took turns hold into a held lock with its token.
+func (m *Manager) took(node string, tok lock.Token) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.unholdLocked(node)
+	m.untakeLocked(node)
+	m.held[heldLease{node, tok}] = struct{}{}
 }
 
-func (m *Manager) unholdLocked(node string) {
-	if m.held[node]--; m.held[node] <= 0 {
-		delete(m.held, node)
+func (m *Manager) untakeLocked(node string) {
+	if m.taking[node]--; m.taking[node] <= 0 {
+		delete(m.taking, node)
 	}
 }
 
-// orphan records that this agent may still hold node's lock although no
-// task does; why is what last_error says if an operation was left half
-// done. With held, it also undoes the caller's hold, at once, so that the
-// sweep never takes the orphan for a node a task holds.
-func (m *Manager) orphan(node, why string, held bool) {
+// lockFailed undoes hold after a failed attempt to take node's lock. Only
+// an answer that proves the lock was not taken (held by another, no such
+// node, the wait cancelled) lets the node go: any other failure may hide a
+// lock taken all the same (the statement committed, its answer was lost or
+// could not be read), and the node becomes an orphan for the sweep.
+func (m *Manager) lockFailed(node string, err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.untakeLocked(node)
+	switch {
+	case errors.Is(err, lock.ErrNodeLocked), errors.Is(err, store.ErrNotFound),
+		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+	default:
+		m.orphans[node] = whyLostLock
+	}
+}
+
+// unhold forgets a released lock.
+func (m *Manager) unhold(node string, tok lock.Token) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.held, heldLease{node, tok})
+}
+
+// orphan records that this agent may still hold node's lock taken with tok
+// although no task does; why is what last_error says if an operation was
+// left half done.
+func (m *Manager) orphan(node, why string, tok lock.Token) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.orphans[node] = why
-	if held {
-		m.unholdLocked(node)
-	}
+	delete(m.held, heldLease{node, tok})
 }
 
 // sweepOrphans releases the locks of the orphans that this agent still
-// holds in the database and no task of it holds in memory, after marking
-// an operation left half done as interrupted. The database must answer:
-// it runs with the heartbeat (RecoverStale) and at shutdown. It returns the
-// nodes it released; an orphan it could not handle stays for the next
-// sweep.
+// holds in the database and no task of it holds, after marking an operation
+// left half done as interrupted. A node that a task of the agent is taking
+// waits for the next sweep: that task may hold a token not recorded yet.
+// The database must answer: it runs with the heartbeat (RecoverStale) and
+// at shutdown. It returns the nodes it released; an orphan it could not
+// handle stays for the next sweep.
 func (m *Manager) sweepOrphans(ctx context.Context) ([]string, error) {
+	if err := m.checkLease(); err != nil {
+		return nil, err // the locks may not be this agent's any more
+	}
 	m.mu.Lock()
 	todo := map[string]string{}
 	for id, why := range m.orphans {
-		if m.held[id] > 0 {
-			// A task of ours took the lock again: the release had
-			// happened after all, and that task releases it.
-			delete(m.orphans, id)
+		if m.taking[id] > 0 || m.sweeping[id] {
 			continue
 		}
 		m.sweeping[id] = true
@@ -305,8 +367,10 @@ func (m *Manager) sweepOrphans(ctx context.Context) ([]string, error) {
 	return released, errors.Join(errs...)
 }
 
-// releaseOrphan handles one orphan; done reports that it needs no more
-// sweeping.
+// releaseOrphan handles one orphan, marked as being swept; done reports
+// that it needs no more sweeping. The lock found in the database is this
+// agent's orphan if no task of the agent holds its token: tokens grow, so
+// no task can come to hold it later.
 func (m *Manager) releaseOrphan(ctx context.Context, id, why string) (done bool, err error) {
 	n, err := m.cfg.Store.Node(ctx, id)
 	switch {
@@ -317,10 +381,14 @@ func (m *Manager) releaseOrphan(ctx context.Context, id, why string) (done bool,
 	case n.Reservation != m.cfg.AgentID:
 		return true, nil // released after all
 	}
-	if err := m.interrupt(ctx, n, why); err != nil {
-		return false, err
+	lease := lock.Lease{Holder: m.cfg.AgentID, Token: lock.Token(n.LockToken)}
+	m.mu.Lock()
+	_, live := m.held[heldLease{id, lease.Token}]
+	m.mu.Unlock()
+	if live {
+		return true, nil // a task of ours took it again and releases it
 	}
-	if err := m.cfg.Locker.Backend().Release(ctx, id, m.cfg.AgentID); err != nil && !errors.Is(err, lock.ErrNotHolder) {
+	if _, err := m.recordAndRelease(ctx, n, lease, why); err != nil {
 		return false, err
 	}
 	m.log.Warn("released a lock left held", "node", id, "reason", why)

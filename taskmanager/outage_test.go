@@ -12,6 +12,7 @@ import (
 
 	"github.com/bmc-agent/bmc-agent/drivers"
 	"github.com/bmc-agent/bmc-agent/drivers/fake"
+	"github.com/bmc-agent/bmc-agent/internal/faultinject"
 	"github.com/bmc-agent/bmc-agent/lock"
 	"github.com/bmc-agent/bmc-agent/store"
 	"github.com/bmc-agent/bmc-agent/store/sqlstore"
@@ -23,11 +24,30 @@ import (
 // store.ErrUnavailable and changes nothing; with loseAnswers, ReserveNode
 // takes the lock but its answer is lost.
 type flaky struct {
-	*sqlstore.DB
+	*faultinject.Store
 	mu          sync.Mutex
 	down        bool
 	loseAnswers bool
 	failed      map[string]int // failed calls by method
+}
+
+func newFlaky(db *sqlstore.DB) *flaky {
+	f := &flaky{Store: faultinject.Wrap(db), failed: map[string]int{}}
+	f.On(f.rule)
+	return f
+}
+
+func (f *flaky) rule(c faultinject.Call) (faultinject.Action, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case f.down:
+		f.failed[c.Method]++
+		return faultinject.Action{Fail: true, Err: fmt.Errorf("%w: dial tcp 127.0.0.1:5432: connect: connection refused", store.ErrUnavailable)}, true
+	case f.loseAnswers && c.Method == "ReserveNode":
+		return faultinject.Action{Lost: true, Err: fmt.Errorf("reserve node: %w: unexpected EOF", store.ErrUnavailable)}, true
+	}
+	return faultinject.Action{}, false
 }
 
 func (f *flaky) set(down, loseAnswers bool) {
@@ -40,72 +60,6 @@ func (f *flaky) failures(method string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.failed[method]
-}
-
-func (f *flaky) fail(method string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if !f.down {
-		return nil
-	}
-	f.failed[method]++
-	return fmt.Errorf("%s: %w: dial tcp 127.0.0.1:5432: connect: connection refused", method, store.ErrUnavailable)
-}
-
-func (f *flaky) Node(ctx context.Context, id string) (*store.Node, error) {
-	if err := f.fail("Node"); err != nil {
-		return nil, err
-	}
-	return f.DB.Node(ctx, id)
-}
-
-func (f *flaky) Nodes(ctx context.Context, fl store.NodeFilter) ([]*store.Node, error) {
-	if err := f.fail("Nodes"); err != nil {
-		return nil, err
-	}
-	return f.DB.Nodes(ctx, fl)
-}
-
-func (f *flaky) UpdateNode(ctx context.Context, n *store.Node) error {
-	if err := f.fail("UpdateNode"); err != nil {
-		return err
-	}
-	return f.DB.UpdateNode(ctx, n)
-}
-
-func (f *flaky) ReserveNode(ctx context.Context, id string, r lock.Reservation) (*store.Node, error) {
-	if err := f.fail("ReserveNode"); err != nil {
-		return nil, err
-	}
-	n, err := f.DB.ReserveNode(ctx, id, r)
-	f.mu.Lock()
-	lose := f.loseAnswers
-	f.mu.Unlock()
-	if err == nil && lose {
-		return nil, fmt.Errorf("reserve node: %w: unexpected EOF", store.ErrUnavailable)
-	}
-	return n, err
-}
-
-func (f *flaky) Reserve(ctx context.Context, id string, r lock.Reservation) error {
-	if err := f.fail("Reserve"); err != nil {
-		return err
-	}
-	return f.DB.Reserve(ctx, id, r)
-}
-
-func (f *flaky) Release(ctx context.Context, id, holder string) error {
-	if err := f.fail("Release"); err != nil {
-		return err
-	}
-	return f.DB.Release(ctx, id, holder)
-}
-
-func (f *flaky) ReleaseStale(ctx context.Context, timeout time.Duration, except string) ([]string, error) {
-	if err := f.fail("ReleaseStale"); err != nil {
-		return nil, err
-	}
-	return f.DB.ReleaseStale(ctx, timeout, except)
 }
 
 type outageEnv struct {
@@ -121,7 +75,7 @@ func newOutageEnv(t *testing.T, settle, release time.Duration) *outageEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &flaky{DB: db, failed: map[string]int{}}
+	f := newFlaky(db)
 	fd := fake.New()
 	reg, err := drivers.NewRegistry(fd)
 	if err != nil {
@@ -143,13 +97,13 @@ func newOutageEnv(t *testing.T, settle, release time.Duration) *outageEnv {
 		}
 		db.Close()
 	})
-	return &outageEnv{env: &env{db: db, tm: tm, fake: fd}, f: f}
+	return &outageEnv{env: &env{db: db, fi: f.Store, tm: tm, fake: fd}, f: f}
 }
 
 // until polls cond (reading the database directly, not through flaky).
 func until(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+	for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("gave up waiting: %s", what)
 		}
@@ -192,7 +146,7 @@ func TestOutcomeRecordedWhenTheDatabaseReturns(t *testing.T) {
 	e := newOutageEnv(t, 30*time.Second, 30*time.Second)
 	n := e.node(t, "n1")
 	settled := e.startPowerOn(t, n)
-	until(t, "a failed attempt to record the outcome", func() bool { return e.f.failures("UpdateNode") > 0 })
+	until(t, "a failed attempt to record the outcome", func() bool { return e.f.failures("UpdateNodeHeld") > 0 })
 	e.f.set(false, false)
 	if err := <-settled; err != nil {
 		t.Fatalf("Settle: %v", err)
@@ -269,32 +223,41 @@ func TestReleaseRetriedUntilTheDatabaseReturns(t *testing.T) {
 }
 
 // A release that fails for longer than the release timeout leaves the lock
-// to the sweep, which releases it once the database answers; until then
-// the agent itself reports the node locked.
+// to the sweep, which releases it once the database answers; the agent's
+// next task on the node releases it first, itself, rather than finding the
+// node locked by its own agent.
 func TestFailedReleaseSwept(t *testing.T) {
-	e := newOutageEnv(t, time.Second, 100*time.Millisecond)
-	n := e.node(t, "n1")
-	task, err := e.tm.Acquire(bg, n.UUID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.f.set(true, false)
-	task.Release()
-	e.f.set(false, false)
-	if r := e.reservation(t, n.UUID); r != "agent-a" {
-		t.Fatalf("reservation %q", r)
-	}
-	var le *lock.LockedError
-	if _, err := e.tm.Acquire(bg, n.UUID); !errors.As(err, &le) {
-		t.Fatalf("acquire of a node whose release failed: %v", err)
-	}
-	released, err := e.tm.RecoverStale(bg, time.Minute)
-	if err != nil || len(released) != 1 {
-		t.Fatalf("sweep: %v %v", released, err)
-	}
-	got, _ := e.db.Node(bg, n.UUID)
-	if got.Reservation != "" || got.LastError != "" {
-		t.Fatalf("after the sweep: reservation %q last_error %q (nothing was interrupted)", got.Reservation, got.LastError)
+	for _, next := range []string{"sweep", "task"} {
+		t.Run(next, func(t *testing.T) {
+			e := newOutageEnv(t, time.Second, 100*time.Millisecond)
+			n := e.node(t, "n1")
+			task, err := e.tm.Acquire(bg, n.UUID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.f.set(true, false)
+			task.Release()
+			e.f.set(false, false)
+			if r := e.reservation(t, n.UUID); r != "agent-a" {
+				t.Fatalf("reservation %q", r)
+			}
+			if next == "task" {
+				again, err := e.tm.Acquire(bg, n.UUID)
+				if err != nil {
+					t.Fatalf("acquire of a node whose release failed: %v", err)
+				}
+				again.Release()
+			} else if released, err := e.tm.RecoverStale(bg, time.Minute); err != nil || len(released) != 1 {
+				t.Fatalf("sweep: %v %v", released, err)
+			}
+			got, _ := e.db.Node(bg, n.UUID)
+			if got.Reservation != "" || got.LastError != "" {
+				t.Fatalf("after the %s: reservation %q last_error %q (nothing was interrupted)", next, got.Reservation, got.LastError)
+			}
+			if released, err := e.tm.RecoverStale(bg, time.Minute); err != nil || len(released) != 0 {
+				t.Fatalf("the sweep found work: %v %v", released, err)
+			}
+		})
 	}
 }
 

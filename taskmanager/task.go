@@ -18,8 +18,9 @@ import (
 var ErrReleased = drivers.ErrReleased
 
 // Work is background work spawned with a task. ctx is the agent's lifetime
-// context (not the request's); the task holds the lock it had when spawned
-// until Work returns.
+// context (not the request's), also cancelled when the lease the task was
+// acquired under ends (Config.Lease); the task holds the lock it had when
+// spawned until Work returns.
 type Work func(ctx context.Context, t *Task) error
 
 // SpawnErrorHook runs when SpawnAfter finds no free worker, before the
@@ -36,11 +37,21 @@ type Task struct {
 	driverName string
 	nodeOnly   bool
 
-	mu       sync.Mutex // guards shared and released, read by the driver Handle
+	mu       sync.Mutex // guards shared, released, handedOff and lease, read by the driver Handle
 	shared   bool
 	released bool
+	// handedOff: Release started the spawned work, which now owns the
+	// task and releases it when it ends.
+	handedOff bool
+	// token is the fencing token of the task's lock (exclusive tasks).
+	token lock.Token
+	// lease is the agent's lease as it was when the task took its lock
+	// (see lease.go); nil without a Lease.
+	lease context.Context
 
-	node   *store.Node
+	node *store.Node
+	drv  drivers.Driver
+	// driver is made on first use: most tasks never call the driver.
 	driver *drivers.Handle
 	// Children are read on first use: most operations (power, boot device)
 	// never need them, and loading them with every lock would cost a
@@ -70,41 +81,58 @@ const (
 // lockAndLoad takes the lock of an exclusive task and loads the node, in
 // one statement where the store can.
 func (t *Task) lockAndLoad(ctx context.Context) error {
+	if t.shared {
+		n, err := t.m.cfg.Store.Node(ctx, t.id)
+		if err != nil {
+			return err
+		}
+		return t.bind(ctx, n)
+	}
+	if err := t.m.hold(ctx, t.id); err != nil {
+		return err
+	}
 	r := lock.Reservation{Holder: t.m.cfg.AgentID, Purpose: t.purpose}
 	var n *store.Node
 	var err error
-	if !t.shared {
-		if err := t.m.hold(t.id, t.purpose); err != nil {
-			return err
-		}
-	}
-	switch rs, ok := t.m.cfg.Store.(NodeReserver); {
-	case t.shared:
-		n, err = t.m.cfg.Store.Node(ctx, t.id)
-	case ok:
+	if rs, ok := t.m.cfg.Store.(NodeReserver); ok {
 		err = t.m.cfg.Locker.LockFunc(ctx, t.id, func(ctx context.Context) (err error) {
 			n, err = rs.ReserveNode(ctx, t.id, r)
 			return err
 		})
-	default:
-		if err = t.m.cfg.Locker.Lock(ctx, t.id, r); err == nil {
-			if n, err = t.m.cfg.Store.Node(ctx, t.id); err != nil {
-				t.unlock()
-				return err
-			}
+		if err == nil {
+			t.token = lock.Token(n.LockToken)
 		}
+	} else {
+		t.token, err = t.m.cfg.Locker.Lock(ctx, t.id, r)
 	}
 	if err != nil {
-		if !t.shared {
-			t.m.lockFailed(t.id, err)
-		}
+		t.m.lockFailed(t.id, err)
 		return err
+	}
+	t.m.took(t.id, t.token)
+	if n == nil {
+		if n, err = t.m.cfg.Store.Node(ctx, t.id); err != nil {
+			t.unlock()
+			return err
+		}
 	}
 	if err := t.bind(ctx, n); err != nil {
 		t.unlock()
 		return err
 	}
 	return nil
+}
+
+// lockLease is the task's lock as the backend knows it.
+func (t *Task) lockLease() lock.Lease { return lock.Lease{Holder: t.m.cfg.AgentID, Token: t.token} }
+
+// LockLease returns the holder and fencing token of the task's lock (a zero
+// token for a shared task).
+func (t *Task) LockLease() lock.Lease {
+	if t.Shared() {
+		return lock.Lease{}
+	}
+	return t.lockLease()
 }
 
 // bind adopts a loaded node, forgets children read before, and binds the
@@ -121,11 +149,30 @@ func (t *Task) bind(ctx context.Context, n *store.Node) error {
 	case err != nil:
 		return fmt.Errorf("node %s: %w", t.id, err)
 	}
-	t.node = n
+	t.node, t.drv, t.driver = n, d, nil
 	t.loaded.ports, t.loaded.conns, t.loaded.targets = false, false, false
-	t.driver = drivers.NewHandle(d, t, t.m.cfg.Middleware...)
 	t.log, t.requestID = nil, RequestID(ctx)
 	return nil
+}
+
+// fence is the innermost middleware of an exclusive task's driver: before
+// a mutating call reaches the BMC it checks, in the database, that the
+// task's lock has not changed hands (a *lock.FencedError if it has). The
+// check reads one row by its key; reads pass unchecked.
+//
+// When the database cannot answer, the agent's lease stands in for the
+// check: while the lease is held and the task's lease has not ended, no
+// other agent counts this one dead, so none can have swept its lock (the
+// others wait the full heartbeat timeout; the lease ends a margin before
+// it). Without a Lease the call is refused.
+func (t *Task) fence(ctx context.Context, c drivers.Call, next func(context.Context) error) error {
+	if c.Method.Mutates {
+		err := t.m.cfg.Locker.Backend().Verify(ctx, t.id, t.lockLease())
+		if err != nil && !(errors.Is(err, store.ErrUnavailable) && t.m.cfg.Lease != nil && t.checkLease() == nil) {
+			return fmt.Errorf("%s: %w", c.Method, err)
+		}
+	}
+	return next(ctx)
 }
 
 // Node returns the task's copy of the node. Change it and call Save to
@@ -163,8 +210,13 @@ func loadOnce[T any](ctx context.Context, t *Task, dst *[]*T, loaded *bool,
 }
 
 // Driver returns the node's driver, guarded: its setters run only while the
-// task is exclusive.
-func (t *Task) Driver() *drivers.Handle { return t.driver }
+// task is exclusive and its lock has not changed hands (fenced).
+func (t *Task) Driver() *drivers.Handle {
+	if t.driver == nil {
+		t.driver = drivers.NewHandle(t.drv, t, t.middleware()...)
+	}
+	return t.driver
+}
 
 // Purpose returns what the task is for.
 func (t *Task) Purpose() string { return t.purpose }
@@ -203,7 +255,7 @@ func (t *Task) Released() bool {
 // DriverNode implements drivers.Binding.
 func (t *Task) DriverNode() drivers.Node {
 	n := t.node
-	return drivers.Node{UUID: n.UUID, Name: n.Name, Info: drivers.Info(n.DriverInfo)}
+	return drivers.Node{UUID: n.UUID, Name: n.Name, Info: drivers.Info(n.DriverInfo), PowerState: drivers.PowerState(n.PowerState)}
 }
 
 // UpgradeLock makes a shared task exclusive, with purpose as the lock's
@@ -216,15 +268,21 @@ func (t *Task) UpgradeLock(ctx context.Context, purpose string) error {
 	if !t.Shared() {
 		return nil
 	}
-	if err := t.m.hold(t.id, purpose); err != nil {
+	epoch, err := t.m.acquireLease()
+	if err != nil {
 		return err
 	}
-	if err := t.m.cfg.Locker.Lock(ctx, t.id, lock.Reservation{Holder: t.m.cfg.AgentID, Purpose: purpose}); err != nil {
+	if err := t.m.hold(ctx, t.id); err != nil {
+		return err
+	}
+	tok, err := t.m.cfg.Locker.Lock(ctx, t.id, lock.Reservation{Holder: t.m.cfg.AgentID, Purpose: purpose})
+	if err != nil {
 		t.m.lockFailed(t.id, err)
 		return err
 	}
+	t.m.took(t.id, tok)
 	t.mu.Lock()
-	t.shared = false
+	t.shared, t.token, t.lease = false, tok, epoch
 	t.mu.Unlock()
 	t.purpose = purpose
 	n, err := t.m.cfg.Store.Node(ctx, t.id)
@@ -239,12 +297,41 @@ func (t *Task) UpgradeLock(ctx context.Context, purpose string) error {
 
 // Save writes the task's node back to the store. It fails with an error
 // matching store.ErrConflict if the node changed since the task loaded it
-// (possible only for a shared task: an exclusive one is the only writer).
+// (possible only for a shared task: an exclusive one is the only writer),
+// and for an exclusive task with one matching lock.ErrFenced, writing
+// nothing, if its lock changed hands. An exclusive task whose write may
+// have been applied although it failed (the database did not answer)
+// keeps the node's lock when it ends, as after a failed Settle, so that a
+// state written but never acted upon is swept into a recorded failure
+// rather than left unlocked.
 func (t *Task) Save(ctx context.Context) error {
 	if t.Released() {
 		return ErrReleased
 	}
-	return t.m.cfg.Store.UpdateNode(ctx, t.node)
+	if err := t.checkLease(); err != nil {
+		return err
+	}
+	err := t.write(ctx)
+	switch {
+	case err == nil:
+		t.unsettled = "" // the node's state is recorded
+	case !t.Shared() && mayHaveWritten(err):
+		t.unsettled = whyUnsettled
+	}
+	return err
+}
+
+func (t *Task) write(ctx context.Context) error {
+	if t.Shared() {
+		return t.m.cfg.Store.UpdateNode(ctx, t.node)
+	}
+	return t.m.cfg.Store.UpdateNodeHeld(ctx, t.node, t.lockLease())
+}
+
+// mayHaveWritten reports whether a failed write may have been applied: its
+// statement was sent but its answer never came.
+func mayHaveWritten(err error) bool {
+	return errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // Settle records the outcome of background work: it saves the task's node
@@ -258,14 +345,23 @@ func (t *Task) Settle(ctx context.Context) error {
 	if t.Released() {
 		return ErrReleased
 	}
+	if err := t.checkLease(); err != nil {
+		t.unsettled = whyLeaseLost // the lock may be another agent's now
+		return err
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), t.m.cfg.SettleTimeout)
 	defer cancel()
 	backoff := 50 * time.Millisecond
 	for attempt := 0; ; attempt++ {
-		err := t.m.cfg.Store.UpdateNode(ctx, t.node)
+		err := t.write(ctx)
 		if err == nil {
 			t.unsettled = ""
 			return nil
+		}
+		if errors.Is(err, lock.ErrFenced) {
+			// The lock is someone else's now: nothing to keep.
+			t.unsettled = ""
+			return err
 		}
 		if !errors.Is(err, store.ErrUnavailable) || ctx.Err() != nil {
 			t.unsettled = whyUnsettled
@@ -301,16 +397,24 @@ func (t *Task) Refresh(ctx context.Context) error {
 // SetSpawnErrorHook sets what runs when SpawnAfter finds no free worker.
 func (t *Task) SetSpawnErrorHook(h SpawnErrorHook) { t.spawnHook = h }
 
+// ErrSpawnedTwice: a task spawns background work at most once, and
+// background work cannot spawn more (it runs in the worker it has).
+var ErrSpawnedTwice = errors.New("taskmanager: a task spawns at most once")
+
 // SpawnAfter reserves a worker for fn, which starts when the task is
 // released and holds the task's lock until it returns. If no worker is free
 // it runs the spawn error hook, releases the task and returns an error
-// matching ErrNoFreeWorker. A task spawns at most once.
+// matching ErrNoFreeWorker. A task spawns at most once (ErrSpawnedTwice),
+// and never from its own background work.
 func (t *Task) SpawnAfter(fn Work) error {
-	if t.Released() {
+	t.mu.Lock()
+	released, handedOff := t.released, t.handedOff
+	t.mu.Unlock()
+	if released {
 		return ErrReleased
 	}
-	if t.spawn != nil {
-		return errors.New("taskmanager: a task spawns at most once")
+	if t.spawn != nil || handedOff {
+		return ErrSpawnedTwice
 	}
 	if err := t.m.pool.reserve(); err != nil {
 		t.Log().Warn("cannot spawn background work", "err", err)
@@ -334,11 +438,12 @@ func (t *Task) cancelSpawn() {
 
 // Release ends the task. Work reserved with SpawnAfter starts now and
 // releases the lock when it ends; otherwise the lock is released now.
-// Release is idempotent and needs no context: it runs on the lock policy's
-// own deadline so that a cancelled request still releases its lock.
+// Release is idempotent (a second call, even while the spawned work runs,
+// does nothing) and needs no context: it runs on the lock policy's own
+// deadline so that a cancelled request still releases its lock.
 func (t *Task) Release() {
 	t.mu.Lock()
-	if t.released {
+	if t.released || t.handedOff {
 		t.mu.Unlock()
 		return
 	}
@@ -349,6 +454,7 @@ func (t *Task) Release() {
 		t.unlock()
 		return
 	}
+	t.handedOff = true
 	t.mu.Unlock()
 	t.spawn = nil
 	go t.run(fn)
@@ -372,7 +478,9 @@ func (t *Task) run(fn Work) {
 				t.Log().Error("background work panicked", "panic", r, "stack", string(debug.Stack()))
 			}
 		}()
-		return fn(t.m.base, t)
+		ctx, cancel := t.leaseContext(t.m.base)
+		defer cancel()
+		return fn(ctx, t)
 	}()
 	if err == nil {
 		t.Log().Debug("background work done", "took", time.Since(start))
@@ -385,29 +493,30 @@ func (t *Task) run(fn Work) {
 	}
 }
 
-// unlock releases the lock of an exclusive task, or leaves it to the sweep
-// of orphaned locks when the database cannot be reached (Locker.Unlock
-// retries for a while first) or the task's outcome could not be recorded.
+// unlock releases the lock of an exclusive task, conditional on its token,
+// or leaves it to the sweep of orphaned locks when the database cannot be
+// reached (Locker.Unlock retries for a while first) or the task's outcome
+// could not be recorded.
 func (t *Task) unlock() {
 	if t.shared {
 		return
 	}
 	if t.unsettled != "" {
-		t.m.orphan(t.id, t.unsettled, true)
+		t.m.orphan(t.id, t.unsettled, t.token)
 		t.m.log.Error("keeping the lock of a node whose outcome could not be recorded, until the database answers",
 			"node", t.id, "purpose", t.purpose)
 		return
 	}
-	err := t.m.cfg.Locker.Unlock(t.id, t.m.cfg.AgentID)
+	err := t.m.cfg.Locker.Unlock(t.id, t.lockLease())
 	if err != nil && !errors.Is(err, lock.ErrNotHolder) {
-		t.m.orphan(t.id, whyLostLock, true)
+		t.m.orphan(t.id, whyLostLock, t.token)
 		t.m.log.Error("cannot release node lock; retried with the heartbeat until the database answers", "node", t.id, "err", err)
 		return
 	}
 	if err != nil {
-		t.m.log.Error("node lock was not held at release", "node", t.id, "err", err)
+		t.m.log.Error("node lock was not held at release: it changed hands while the task ran", "node", t.id, "err", err)
 	}
-	t.m.unhold(t.id)
+	t.m.unhold(t.id, t.token)
 }
 
 // absentDriver stands for a driver this agent does not have, in a NodeOnly

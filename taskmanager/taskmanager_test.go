@@ -11,6 +11,7 @@ import (
 
 	"github.com/bmc-agent/bmc-agent/drivers"
 	"github.com/bmc-agent/bmc-agent/drivers/fake"
+	"github.com/bmc-agent/bmc-agent/internal/faultinject"
 	"github.com/bmc-agent/bmc-agent/internal/pgtest"
 	"github.com/bmc-agent/bmc-agent/lock"
 	"github.com/bmc-agent/bmc-agent/store"
@@ -23,7 +24,10 @@ func TestMain(m *testing.M) {
 }
 
 type env struct {
-	db   *sqlstore.DB
+	db *sqlstore.DB
+	// fi is the store and lock backend the task manager uses: db behind
+	// a fault injector with no rules until a test adds some.
+	fi   *faultinject.Store
 	tm   *taskmanager.Manager
 	fake *fake.Driver
 }
@@ -33,6 +37,7 @@ type envOpts struct {
 	workers int
 	policy  lock.Policy
 	dsn     string
+	lease   taskmanager.Lease
 }
 
 func newEnv(t *testing.T, o envOpts) *env {
@@ -55,13 +60,16 @@ func newEnv(t *testing.T, o envOpts) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	fi := faultinject.Wrap(db)
 	tm, err := taskmanager.New(taskmanager.Config{
-		AgentID: o.agent, Store: db, Locker: lock.NewLocker(db, o.policy, nil), Drivers: reg, Workers: o.workers,
+		AgentID: o.agent, Store: fi, Locker: lock.NewLocker(fi, o.policy, nil), Drivers: reg, Workers: o.workers,
+		Lease: o.lease,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		fi.Clear()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := tm.Shutdown(ctx); err != nil {
@@ -69,7 +77,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 		}
 		db.Close()
 	})
-	return &env{db: db, tm: tm, fake: f}
+	return &env{db: db, fi: fi, tm: tm, fake: f}
 }
 
 func (e *env) node(t *testing.T, name string) *store.Node {
@@ -211,6 +219,7 @@ var readers = map[string]func(h *drivers.Handle) error{
 	"SupportedBootDevices":  func(h *drivers.Handle) error { _, err := h.SupportedBootDevices(bg); return err },
 	"BootMode":              func(h *drivers.Handle) error { _, err := h.BootMode(bg); return err },
 	"Media":                 func(h *drivers.Handle) error { _, err := h.Media(bg); return err },
+	"Firmware":              func(h *drivers.Handle) error { _, err := h.Firmware(bg); return err },
 	"Check":                 func(h *drivers.Handle) error { return h.Check(bg) },
 }
 
@@ -382,10 +391,10 @@ func TestSpawnAfterHoldsLockUntilWorkEnds(t *testing.T) {
 
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(time.Minute) // a bound for a hung test, not a margin
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5s")
+			t.Fatal("condition not met within a minute")
 		}
 		time.Sleep(2 * time.Millisecond)
 	}

@@ -52,7 +52,10 @@ func TestCrashRecovery(t *testing.T) {
 	} {
 		t.Run(backend.name, func(t *testing.T) {
 			dsn := backend.dsn(t)
-			args := []string{"--database", dsn, "--agent-id", "crash-agent", "--sync-interval", "0", "--db-max-conns", "4"}
+			// Restarted at once, the agent waits for its crashed
+			// predecessor's heartbeat to time out before it claims the id.
+			args := []string{"--database", dsn, "--agent-id", "crash-agent", "--sync-interval", "0", "--db-max-conns", "4",
+				"--heartbeat-interval", "200ms", "--heartbeat-timeout", "3s"}
 			first := startAgent(t, args...)
 			c := newAPIClient(t, first.URL)
 

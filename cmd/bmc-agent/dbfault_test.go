@@ -12,7 +12,8 @@ import (
 	"github.com/bmc-agent/bmc-agent/internal/pgtest"
 )
 
-// PostgreSQL stopped and started again while the agent serves: meanwhile
+// PostgreSQL stopped and started again, for less than the agent's lease
+// (TestLeaseDatabaseCut covers a longer cut), while the agent serves: meanwhile
 // every request that needs the database is a 503 that says so (promptly:
 // the requests below would hang the test otherwise), /readyz is not ready,
 // /healthz is; work accepted before the outage records its outcome once the
@@ -29,7 +30,7 @@ func TestDatabaseOutage(t *testing.T) {
 	const dbPassword = "pg-Outage-Secret-417"
 	u.User = url.UserPassword("postgres", dbPassword) // trust auth: sent, never needed
 	a := startAgent(t, "--database", u.String(), "--agent-id", "db-agent", "--sync-interval", "0",
-		"--heartbeat-interval", "200ms", "--heartbeat-timeout", "2s", "--log-level", "debug", "--db-timeout", "3s")
+		"--heartbeat-interval", "200ms", "--heartbeat-timeout", "2m", "--log-level", "debug", "--db-timeout", "3s")
 	c := newAPIClient(t, a.URL)
 	// The BMC calls outlast stopping PostgreSQL (a fast shutdown).
 	c.createNode(t, `{"name": "inflight", "driver": "fake", "driver_info": {"fake_delay": "3s"}}`)

@@ -37,7 +37,7 @@ var (
 
 // agentBinary builds the real bmc-agent once per test run (with the race
 // detector when the tests have it), into a directory removed at the end.
-func agentBinary(t *testing.T) string {
+func agentBinary(t testing.TB) string {
 	t.Helper()
 	binOnce.Do(func() {
 		if binDir, binErr = os.MkdirTemp("", "bmc-agent-bin-"); binErr != nil {
@@ -72,7 +72,7 @@ type agentProc struct {
 // startAgent runs `bmc-agent serve args...` (listening on a free loopback
 // port) and waits for the address it prints. The child is killed if the
 // test binary dies (Pdeathsig) and when the test ends.
-func startAgent(t *testing.T, args ...string) *agentProc {
+func startAgent(t testing.TB, args ...string) *agentProc {
 	t.Helper()
 	a := &agentProc{exited: make(chan struct{})}
 	a.cmd = exec.Command(agentBinary(t), append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
@@ -183,7 +183,7 @@ type apiClient struct {
 	seen *testutil.Buffer
 }
 
-func newAPIClient(t *testing.T, base string) *apiClient {
+func newAPIClient(t testing.TB, base string) *apiClient {
 	tr := &http.Transport{}
 	t.Cleanup(tr.CloseIdleConnections)
 	return &apiClient{base: base, version: "latest", c: &http.Client{Transport: tr, Timeout: time.Minute}, seen: &testutil.Buffer{}}
@@ -242,13 +242,20 @@ func (c *apiClient) node(t *testing.T, ident string) map[string]any {
 // waitNode polls a node until cond holds.
 func (c *apiClient) waitNode(t *testing.T, ident, what string, cond func(n map[string]any) bool) map[string]any {
 	t.Helper()
+	return waitFor(t, "node "+ident+" never "+what, func() map[string]any { return c.node(t, ident) }, cond)
+}
+
+// waitFor polls get until cond holds for what it returns, and fails the
+// test with what and the last value after a minute.
+func waitFor[T any](t *testing.T, what string, get func() T, cond func(T) bool) T {
+	t.Helper()
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
-		n := c.node(t, ident)
-		if cond(n) {
-			return n
+		v := get()
+		if cond(v) {
+			return v
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("node %s never %s: %v", ident, what, n)
+			t.Fatalf("%s: %+v", what, v)
 		}
 	}
 }

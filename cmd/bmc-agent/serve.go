@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/bmc-agent/bmc-agent/api"
@@ -38,6 +39,8 @@ type serveConfig struct {
 	lockInterval    time.Duration
 	hbInterval      time.Duration
 	hbTimeout       time.Duration
+	leaseMargin     time.Duration
+	leaseClockRate  float64
 	shutdownTimeout time.Duration
 	logFormat       string
 	logLevel        string
@@ -49,6 +52,7 @@ type serveConfig struct {
 	syncMaxFailures int
 	dbMaxConns      int
 	dbTimeout       time.Duration
+	writeTimeout    time.Duration
 
 	authStrategy      string
 	htpasswd          string
@@ -90,9 +94,13 @@ func newServeCmd() *cobra.Command {
 	f.DurationVar(&c.lockInterval, "lock-interval", lock.DefaultPolicy.Interval, "pause between tries to take a locked node")
 	f.DurationVar(&c.hbInterval, "heartbeat-interval", 10*time.Second, "interval between this agent's heartbeats")
 	f.DurationVar(&c.hbTimeout, "heartbeat-timeout", 60*time.Second, "an agent without a heartbeat for this long is dead and its locks are released")
+	f.DurationVar(&c.leaseMargin, "lease-margin", 0, "the agent stops all work when its last heartbeat to reach the database is older than the heartbeat timeout minus this margin (default a quarter of the timeout; see docs/operations.md)")
+	f.Float64Var(&c.leaseClockRate, "lease-clock-rate", 1, "testing only: run the lease's monotonic clock at this rate (a host whose clock is fast or slow)")
+	f.MarkHidden("lease-clock-rate")
 	f.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, how long running work may take to finish")
 	f.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.DurationVar(&c.writeTimeout, "write-timeout", 2*time.Minute, "how long an answer may take to write, the request's own work included (longer than the API's 60s bound on BMC calls a client waits for): a client that stops reading cannot hold the answer's buffers longer")
 	f.DurationVar(&c.dbTimeout, "db-timeout", sqlstore.DefaultStatementTimeout, "PostgreSQL: how long one statement may take (connecting included) before the database counts as unavailable (503)")
 	f.IntVar(&c.dbMaxConns, "db-max-conns", 0, "database connections: PostgreSQL's pool (default 16), or the embedded database's readers (default twice the CPUs, at least 4; each keeps a page cache of a few MB)")
 	f.DurationVar(&c.syncInterval, "sync-interval", powersync.DefaultInterval, "interval of the power-state sync of the nodes this agent owns; 0 disables it")
@@ -135,6 +143,7 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	c.group = strings.ToLower(c.group) // as the API stores a node's conductor_group
 	if c.agentID == "" {
 		return &usageError{errors.New("--agent-id is empty and the hostname is unknown")}
 	}
@@ -148,7 +157,8 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 	}
 	defer db.Close()
 
-	reg, err := drivers.NewRegistry(fake.New(), redfish.New(redfish.Options{Logger: log, MaxRequestsPerBMC: c.redfishMaxRequests, PowerTimeout: c.powerTimeout}),
+	reg, err := drivers.NewRegistry(fake.New(), fake.NewHardware(),
+		redfish.New(redfish.Options{Logger: log, MaxRequestsPerBMC: c.redfishMaxRequests, PowerTimeout: c.powerTimeout}),
 		ipmi.New(ipmi.Config{Logger: log, MinCommandInterval: c.ipmiMinInterval, PowerTimeout: c.powerTimeout}))
 	if err != nil {
 		return err
@@ -163,23 +173,31 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 	mreg := metrics.New(log)
 	driverMetrics, lockMetrics, syncMetrics := metrics.NewDriver(), metrics.NewLock(), metrics.NewSync()
 	locker := lock.NewLocker(db, lock.Policy{Attempts: c.lockAttempts, Interval: c.lockInterval}, lockMetrics)
-	tm, err := taskmanager.New(taskmanager.Config{
+	host, _ := os.Hostname()
+	var tm *taskmanager.Manager
+	member, err := cluster.New(cluster.Config{
+		Agent:    store.Agent{ID: c.agentID, Hostname: host, Group: c.group},
+		Interval: c.hbInterval, Timeout: c.hbTimeout, LeaseMargin: c.leaseMargin,
+		Clock: cluster.NewRateClock(c.leaseClockRate), Logger: log,
+	}, db, cluster.RecoverFunc(func(ctx context.Context, d time.Duration) ([]string, error) { return tm.RecoverStale(ctx, d) }))
+	if err != nil {
+		return &usageError{err}
+	}
+	tm, err = taskmanager.New(taskmanager.Config{
 		AgentID: c.agentID, Store: db, Locker: locker, Drivers: reg, Workers: c.workers,
 		Middleware: []drivers.Middleware{driverMetrics.Middleware(), drivers.Timeout(2 * time.Minute)}, Logger: log,
+		Lease: member.Lease(),
 	})
 	if err != nil {
 		return err
 	}
+	// Claim the id first: recovery then touches only the locks of an id
+	// whose previous holder is gone.
+	if err := member.Join(ctx); err != nil {
+		return fmt.Errorf("join the cluster: %w", err)
+	}
 	if _, err := tm.Recover(ctx); err != nil {
 		return err
-	}
-	host, _ := os.Hostname()
-	member, err := cluster.New(cluster.Config{
-		Agent:    store.Agent{ID: c.agentID, Hostname: host, Group: c.group},
-		Interval: c.hbInterval, Timeout: c.hbTimeout, Logger: log,
-	}, db, tm)
-	if err != nil {
-		return &usageError{err}
 	}
 	syncLoop, err := powersync.New(powersync.Config{
 		AgentID: c.agentID, Group: c.group, Interval: c.syncInterval, Workers: c.syncWorkers,
@@ -191,9 +209,6 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 	}
 	if err := mreg.Register(driverMetrics, lockMetrics, syncMetrics, metrics.NewPool(tm), metrics.NewNodes(db, c.group, 0)); err != nil {
 		return err
-	}
-	if err := member.Join(ctx); err != nil {
-		return fmt.Errorf("join the cluster: %w", err)
 	}
 	var dm *demo
 	if c.demo {
@@ -208,7 +223,7 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 		}
 	}
 
-	apiHandler, err := api.New(api.Config{Store: db, Tasks: tm, Drivers: reg, HeartbeatTimeout: c.hbTimeout, Logger: log})
+	apiHandler, err := api.New(api.Config{Store: db, Tasks: tm, Drivers: reg, HeartbeatTimeout: c.hbTimeout, Group: c.group, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -221,13 +236,14 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 		ln, scheme = tls.NewListener(ln, tlsConf), "https"
 	}
 	srv := &http.Server{
-		Handler:           newHandler(db, apiHandler, mreg.Handler(), auth),
+		Handler:           newHandler(readiness{db, member.Lease()}, apiHandler, mreg.Handler(), auth),
 		ReadHeaderTimeout: 10 * time.Second,
 		// A request body (at most 1 MiB) has a minute to arrive; an idle
 		// keep-alive connection is closed after two.
-		ReadTimeout: time.Minute,
-		IdleTimeout: 2 * time.Minute,
-		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ReadTimeout:  time.Minute,
+		WriteTimeout: c.writeTimeout,
+		IdleTimeout:  2 * time.Minute,
+		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	fmt.Fprintf(out, "bmc-agent %s: agent %q listening on %s://%s, database %s\n", version, c.agentID, scheme, ln.Addr(), db)
 	if dm != nil {
@@ -237,7 +253,8 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
 	memberDone := make(chan struct{})
-	go func() { defer close(memberDone); member.Run(bg) }()
+	memberErr := make(chan error, 1)
+	go func() { defer close(memberDone); memberErr <- member.Run(bg) }()
 	syncCtx, stopSync := context.WithCancel(bg)
 	defer stopSync()
 	syncDone := make(chan struct{})
@@ -250,6 +267,7 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	var stopErr error
 	select {
 	case err := <-served:
 		stopBG()
@@ -257,6 +275,9 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 		<-syncDone
 		return err
 	case <-ctx.Done():
+	case stopErr = <-memberErr:
+		// Another agent took over this agent's id: stop, with the error.
+		log.Error("stopping: this agent's id belongs to another agent now", "err", stopErr)
 	}
 
 	log.Info("shutting down", "deadline", c.shutdownTimeout)
@@ -278,7 +299,21 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 		log.Warn("leave the cluster", "err", err)
 	}
 	log.Info("stopped")
-	return nil
+	return stopErr
+}
+
+// readiness is /readyz's check: the lease held (see cluster.Lease) and the
+// database answering.
+type readiness struct {
+	db    interface{ Ping(context.Context) error }
+	lease *cluster.Lease
+}
+
+func (r readiness) Ping(ctx context.Context) error {
+	if err := r.lease.Held(); err != nil {
+		return err
+	}
+	return r.db.Ping(ctx)
 }
 
 // newHandler composes everything the agent serves. /healthz is always open;

@@ -30,9 +30,9 @@ func TestServeSyncAndMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	base, stop := startServe(t, "--listen", "127.0.0.1:0", "--database", dbfile, "--agent-id", "sync-agent",
-		"--db-max-conns", "4", "--sync-interval", "20ms", "--sync-workers", "2", "--sync-max-failures", "2", "--heartbeat-interval", "50ms", "--heartbeat-timeout", "1s")
+		"--db-max-conns", "4", "--sync-interval", "20ms", "--sync-workers", "2", "--sync-max-failures", "2", "--heartbeat-interval", "50ms", "--heartbeat-timeout", "1m") // alive by any margin: a loaded machine must not make it miss its own heartbeat
 
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for {
 		got, err := db.Node(ctx, n.UUID)
 		if err != nil {
@@ -46,14 +46,25 @@ func TestServeSyncAndMetrics(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /metrics: %d", resp.StatusCode)
+	// The node's row is written inside the cycle; the cycle's metrics when
+	// it ends. Wait for that cause, not for the time it takes.
+	var body []byte
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		resp, err := http.Get(base + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET /metrics: %d", resp.StatusCode)
+		}
+		if strings.Contains(string(body), `bmc_agent_power_sync_nodes_total{outcome="changed"} 1`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no sync cycle ended within a minute:\n%s", body)
+		}
 	}
 	for _, want := range []string{
 		`bmc_agent_driver_call_duration_seconds_count{driver="fake",interface="power",method="PowerState",result="ok"}`,

@@ -2,6 +2,9 @@ package main
 
 import (
 	"bufio"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -32,6 +35,8 @@ type simOptions struct {
 	listMax         int
 	ipmi            bool
 	ipmiPort        int
+	tls             bool
+	tlsCert, tlsKey string
 	cfg             simulator.Config
 }
 
@@ -87,6 +92,9 @@ BMC_AGENT_SIM_SYSTEMS=100. See docs/simulator.md.`,
 	f.IntVar(&o.listMax, "list", 10, "print every system URL up to this many systems, else the first few")
 	f.BoolVar(&o.ipmi, "ipmi", false, "also serve IPMI (lanplus, cipher suites 3 and 17): each system on its own UDP port of the listen host")
 	f.IntVar(&o.ipmiPort, "ipmi-port", 0, "with --ipmi: system i listens on this UDP port + i (0: ports picked by the system)")
+	f.BoolVar(&o.tls, "tls", false, "serve HTTPS; without --tls-cert/--tls-key a self-signed certificate is generated at start")
+	f.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate (chain) for HTTPS; implies --tls")
+	f.StringVar(&o.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	return cmd
 }
 
@@ -114,6 +122,10 @@ func runSim(cmd *cobra.Command, o *simOptions) error {
 		return &usageError{fmt.Errorf("--log-level: %w", err)}
 	}
 	o.cfg.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+	tlsNote, err := simTLS(o)
+	if err != nil {
+		return err
+	}
 	sim, err := simulator.New(o.cfg)
 	if err != nil {
 		return err
@@ -143,6 +155,9 @@ func runSim(cmd *cobra.Command, o *simOptions) error {
 		defer face.Close()
 	}
 	printSimBanner(cmd.OutOrStdout(), sim, o)
+	if tlsNote != "" {
+		fmt.Fprintln(cmd.OutOrStdout(), tlsNote)
+	}
 	if face != nil {
 		printIPMIBanner(cmd.OutOrStdout(), sim, face, o)
 	}
@@ -270,4 +285,37 @@ func loadCredentials(sim *simulator.Simulator, face *ipmisim.Face, path string) 
 		}
 	}
 	return sc.Err()
+}
+
+// simTLS sets o.cfg.TLS from --tls, --tls-cert and --tls-key, and returns
+// the banner line that describes the certificate ("" without TLS).
+func simTLS(o *simOptions) (string, error) {
+	if (o.tlsCert == "") != (o.tlsKey == "") {
+		return "", &usageError{errors.New("--tls-cert and --tls-key go together")}
+	}
+	var cert tls.Certificate
+	var note string
+	switch {
+	case o.tlsCert != "":
+		c, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
+		if err != nil {
+			return "", &usageError{fmt.Errorf("--tls-cert/--tls-key: %w", err)}
+		}
+		cert, note = c, "TLS certificate "+o.tlsCert
+	case o.tls:
+		host, _, err := net.SplitHostPort(o.listen)
+		if err != nil {
+			return "", &usageError{fmt.Errorf("--listen: %w", err)}
+		}
+		c, err := simulator.SelfSignedCert(host, "127.0.0.1", "::1", "localhost")
+		if err != nil {
+			return "", err
+		}
+		sum := sha256.Sum256(c.Certificate[0])
+		cert, note = c, "TLS: self-signed certificate generated at start, SHA-256 fingerprint "+hex.EncodeToString(sum[:])
+	default:
+		return "", nil
+	}
+	o.cfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	return note, nil
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -22,25 +21,7 @@ func TestSimIPMI(t *testing.T) {
 	if err := os.WriteFile(creds, []byte("sys-00002 ops s3cret\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		err := run(ctx, []string{"sim", "--listen", "127.0.0.1:0", "--systems", "3", "--ipmi", "--credentials", creds}, pw, io.Discard)
-		pw.CloseWithError(errors.New("sim returned"))
-		done <- err
-	}()
-	defer func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Error(err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("sim did not stop")
-		}
-	}()
+	pr := runSimCmd(t, "--listen", "127.0.0.1:0", "--systems", "3", "--ipmi", "--credentials", creds)
 	ports := map[string]int{}
 	re := regexp.MustCompile(`^  (sys-\d+)  127\.0\.0\.1:(\d+)$`)
 	sc := bufio.NewScanner(pr)
@@ -53,7 +34,7 @@ func TestSimIPMI(t *testing.T) {
 	if len(ports) != 3 {
 		t.Fatalf("IPMI ports printed: %v", ports)
 	}
-	tctx, tcancel := context.WithTimeout(ctx, time.Minute)
+	tctx, tcancel := context.WithTimeout(context.Background(), time.Minute)
 	defer tcancel()
 	for _, c := range []struct {
 		id, user, pw string

@@ -340,3 +340,16 @@ var (
 	_ drivers.MediaInserter    = (*Driver)(nil)
 	_ drivers.MediaEjecter     = (*Driver)(nil)
 )
+
+// Firmware implements drivers.FirmwareGetter: a fixed inventory, a BIOS and
+// a BMC version.
+func (d *Driver) Firmware(ctx context.Context, n drivers.Node) ([]drivers.FirmwareComponent, error) {
+	if _, err := d.enter(ctx, n, "read firmware inventory"); err != nil {
+		return nil, err
+	}
+	defer d.mu.Unlock()
+	return []drivers.FirmwareComponent{
+		{Component: drivers.FirmwareBIOS, Version: "fake-bios-1.0"},
+		{Component: drivers.FirmwareBMC, Version: "fake-bmc-1.0"},
+	}, nil
+}

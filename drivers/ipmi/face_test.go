@@ -65,6 +65,21 @@ func TestConformanceSimulator(t *testing.T) {
 	})
 }
 
+// settled waits until the system has no power transition pending: the
+// cause the assertions after a reboot need, rather than a pause that a
+// loaded machine may outlast.
+func settled(t *testing.T, sys *simulator.System) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(5 * time.Millisecond) {
+		if _, pending := sys.Transition(); !pending {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the system's power transition never completed")
+		}
+	}
+}
+
 // TestSimulatorObserved sets power and boot device through the driver and
 // reads each result with ipmitool and from the simulator's state, with a
 // power delay so that the driver's wait is exercised.
@@ -93,7 +108,7 @@ func TestSimulatorObserved(t *testing.T) {
 		if _, pending := sys.Transition(); pending && st.action != drivers.ActionReboot {
 			t.Fatalf("%s returned with a transition pending", st.action)
 		}
-		time.Sleep(250 * time.Millisecond) // let a reboot's transition complete before counting boots
+		settled(t, sys) // a reboot's transition completes before the boots are counted
 		if got := observedPower(t, c); got != st.want {
 			t.Fatalf("after %s ipmitool reads %q", st.action, got)
 		}
@@ -138,7 +153,7 @@ func TestSimulatorObserved(t *testing.T) {
 	if err := d.SetPowerState(ctx, n, drivers.ActionReboot, 0); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(250 * time.Millisecond)
+	settled(t, sys)
 	if st, err := d.BootDevice(ctx, n); err != nil || st.Device != drivers.NoBootDevice {
 		t.Fatalf("after a boot the one-time override reads %+v (%v)", st, err)
 	}

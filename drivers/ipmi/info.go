@@ -82,6 +82,8 @@ func parseInfo(info drivers.Info) (bmc, drivers.Problems) {
 		if port != 0 {
 			b.port, portFromURL = port, true
 		}
+	case drivers.URLPassword(raw):
+		p.Addf("%s: credentials go in %s and %s, not in the address", InfoAddress, InfoUsername, InfoPassword)
 	default:
 		if msg := checkHost(raw); msg != "" {
 			p.Addf("%s %q: %s", InfoAddress, printable(raw), msg)
@@ -149,6 +151,9 @@ func parseInfo(info drivers.Info) (bmc, drivers.Problems) {
 // parseURL reads ipmi://host[:port]. Credentials, paths and queries are
 // refused: credentials belong in their own keys.
 func parseURL(raw string) (host string, port int, problem string) {
+	if _, ok := drivers.ParseURLCredentials(raw); ok {
+		return "", 0, "credentials go in " + InfoUsername + " and " + InfoPassword + ", not in the URL"
+	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "", 0, "not a valid ipmi://host[:port] URL"

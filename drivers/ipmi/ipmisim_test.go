@@ -176,12 +176,10 @@ func TestUnreachable(t *testing.T) {
 	_, err := d.PowerState(ctxFor(t), n)
 	took := time.Since(start)
 	t.Logf("unreachable BMC: %v after %s", err, took.Round(time.Millisecond))
-	if !errors.Is(err, drivers.ErrBMCTimeout) && !errors.Is(err, drivers.ErrBMCUnreachable) {
-		t.Fatalf("unreachable BMC: %v, want ErrBMCTimeout or ErrBMCUnreachable", err)
-	}
-	// A generous bound: the point is that the command timeout, not
-	// ipmitool's 5 s retransmission interval, ended the call.
-	if took > cfg.CommandTimeout+3*time.Second {
-		t.Fatalf("the call took %s with a command timeout of %s", took, cfg.CommandTimeout)
+	// The cause, not a time: the agent's command timeout ended the call
+	// (ErrBMCTimeout, "no answer in time"); ipmitool giving up on its own
+	// after its retransmissions would be another error.
+	if !errors.Is(err, drivers.ErrBMCTimeout) {
+		t.Fatalf("unreachable BMC: %v, want ErrBMCTimeout from the command timeout", err)
 	}
 }

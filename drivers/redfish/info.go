@@ -210,6 +210,10 @@ func parseInfo(info drivers.Info, opts *Options) (*target, drivers.Problems) {
 // parseAddress checks redfish_address and returns the endpoint and the
 // system path the URL names, if any.
 func parseAddress(addr string, p *drivers.Problems) (endpoint, system string) {
+	if _, ok := drivers.ParseURLCredentials(addr); ok {
+		p.Addf("%s must not hold credentials: put them in %s and %s", InfoAddress, InfoUsername, InfoPassword)
+		return "", ""
+	}
 	if !strings.Contains(addr, "://") {
 		addr = "https://" + addr // Ironic: a missing scheme means HTTPS
 	}
@@ -217,10 +221,6 @@ func parseAddress(addr string, p *drivers.Problems) (endpoint, system string) {
 	if err != nil {
 		p.Addf("%s %q is not a URL", InfoAddress, redactURL(addr))
 		return "", ""
-	}
-	if u.User != nil {
-		p.Addf("%s must not hold credentials: put them in %s and %s", InfoAddress, InfoUsername, InfoPassword)
-		u.User = nil
 	}
 	sc, ok := schemes[strings.ToLower(u.Scheme)]
 	if !ok {
@@ -332,16 +332,5 @@ func loadCAs(path string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-// redactURL hides the credentials of a URL-like string for messages.
-func redactURL(s string) string {
-	if u, err := url.Parse(s); err == nil {
-		return u.Redacted()
-	}
-	if at := strings.LastIndex(s, "@"); at >= 0 {
-		if i := strings.Index(s, "://"); i >= 0 && i < at {
-			return s[:i+3] + drivers.Redacted + s[at:]
-		}
-		return drivers.Redacted + s[at:]
-	}
-	return s
-}
+// redactURL hides the password of a URL-like string for messages.
+func redactURL(s string) string { return drivers.RedactURLPassword(s) }

@@ -11,22 +11,28 @@ import (
 	"github.com/bmc-agent/bmc-agent/store"
 )
 
-// Reserve implements lock.Backend with one conditional UPDATE.
-func (db *DB) Reserve(ctx context.Context, node string, r lock.Reservation) error {
-	return db.reserve(ctx, node, r, func(ctx context.Context) (bool, error) {
+// Reserve implements lock.Backend with one conditional UPDATE, which also
+// takes the next fencing token and returns it.
+func (db *DB) Reserve(ctx context.Context, node string, r lock.Reservation) (lock.Token, error) {
+	var tok lock.Token
+	err := db.reserve(ctx, node, r, func(ctx context.Context) (bool, error) {
 		q := db.q.reserveByUUID
 		if identCol(node) == "name" {
 			q = db.q.reserveByName
 		}
-		n, err := db.w.exec(ctx, q, node, r.Holder, r.Purpose)
-		return n == 1, err
+		err := db.w.queryRow(ctx, q, node, r.Holder, r.Purpose).Scan((*int64)(&tok))
+		if errors.Is(err, sql.ErrNoRows) {
+			return false, nil
+		}
+		return err == nil, err
 	})
+	return tok, err
 }
 
 // ReserveNode takes the node's lock like Reserve and returns the node as
 // the same single UPDATE statement leaves it (its RETURNING clause carries
-// the row). It is what the task manager uses to acquire a task: one round
-// trip where Reserve and a read would take two.
+// the row, the new LockToken included). It is what the task manager uses to
+// acquire a task: one round trip where Reserve and a read would take two.
 func (db *DB) ReserveNode(ctx context.Context, uuid string, r lock.Reservation) (*store.Node, error) {
 	n := new(store.Node)
 	err := db.reserve(ctx, uuid, r, func(ctx context.Context) (bool, error) {
@@ -65,66 +71,83 @@ func (db *DB) reserve(ctx context.Context, node string, r lock.Reservation, take
 		if ok {
 			return nil
 		}
-		var holder, purpose string
-		var since *time.Time
-		err = db.r.queryRow(wctx, fmt.Sprintf(db.q.reservation, identCol(node)), node).
-			Scan(text{&holder}, text{&purpose}, nullMicros{&since})
-		if errors.Is(err, sql.ErrNoRows) {
-			return &store.NotFoundError{Kind: "node", ID: node}
-		}
+		now, err := db.reservation(wctx, node)
 		if err != nil {
-			return db.err(err, "read reservation")
+			return err
 		}
-		if holder != "" {
-			le := &lock.LockedError{Node: node, Reservation: lock.Reservation{Holder: holder, Purpose: purpose}}
-			if since != nil {
-				le.Since = *since
-			}
-			return le
+		if now.Holder != "" {
+			return &lock.LockedError{Node: node, Reservation: now}
 		}
 	}
 	return &lock.LockedError{Node: node, Reservation: lock.Reservation{Holder: "(changing hands)"}}
 }
 
-// Release implements lock.Backend.
-func (db *DB) Release(ctx context.Context, node, holder string) error {
-	n, err := db.w.exec(ctx, db.q.release, node, holder)
+// reservation reads node's reservation (node is a UUID or a name).
+func (db *DB) reservation(ctx context.Context, node string) (lock.Reservation, error) {
+	var r lock.Reservation
+	var since *time.Time
+	err := db.r.queryRow(ctx, fmt.Sprintf(db.q.reservation, identCol(node)), node).
+		Scan(text{&r.Holder}, text{&r.Purpose}, nullMicros{&since}, (*int64)(&r.Token))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, &store.NotFoundError{Kind: "node", ID: node}
+	}
+	if err != nil {
+		return r, db.err(err, "read reservation")
+	}
+	if since != nil {
+		r.Since = *since
+	}
+	return r, nil
+}
+
+// Release implements lock.Backend: one UPDATE conditional on the lease.
+func (db *DB) Release(ctx context.Context, node string, l lock.Lease) error {
+	n, err := db.w.exec(ctx, db.q.release, node, l.Holder, int64(l.Token))
 	if err != nil {
 		return db.err(err, "release node")
 	}
 	if n == 0 {
-		return fmt.Errorf("release node %s by %s: %w", node, holder, lock.ErrNotHolder)
+		return fmt.Errorf("release node %s by %s (token %d): %w", node, l.Holder, l.Token, lock.ErrNotHolder)
 	}
 	return nil
 }
 
-// ReleaseHolder implements lock.Backend.
-func (db *DB) ReleaseHolder(ctx context.Context, holder string) ([]string, error) {
-	return db.releaseWhere(ctx, "reservation = $1", holder)
+// Verify implements lock.Backend: one indexed read on the hot path, a
+// second one only to say who holds the node when l does not.
+func (db *DB) Verify(ctx context.Context, node string, l lock.Lease) error {
+	var one int
+	err := db.r.queryRow(ctx, db.q.verify, node, l.Holder, int64(l.Token)).Scan(&one)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return db.err(err, "verify lock")
+	}
+	now, err := db.reservation(ctx, node)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return &lock.FencedError{Node: node, Lease: l, Now: now}
 }
 
-// ReleaseStale implements lock.Backend.
-func (db *DB) ReleaseStale(ctx context.Context, timeout time.Duration, except string) ([]string, error) {
-	return db.releaseWhere(ctx, "reservation IS NOT NULL AND reservation <> $1 AND reservation NOT IN "+
-		"(SELECT id FROM agents WHERE last_heartbeat >= "+db.d.now+" - $2)", except, timeout.Microseconds())
-}
-
-func (db *DB) releaseWhere(ctx context.Context, cond string, args ...any) ([]string, error) {
-	q := "UPDATE nodes SET reservation = NULL, reservation_purpose = NULL, reserved_at = NULL WHERE " + cond + " RETURNING uuid"
-	rows, err := db.w.query(ctx, q, args...)
+// Stale implements lock.Backend.
+func (db *DB) Stale(ctx context.Context, timeout time.Duration, except string) ([]lock.Held, error) {
+	rows, err := db.r.query(ctx, "SELECT uuid, reservation, lock_token FROM nodes WHERE reservation IS NOT NULL AND reservation <> $1"+
+		" AND reservation NOT IN (SELECT id FROM agents WHERE last_heartbeat >= "+db.d.now+" - $2) ORDER BY id",
+		except, timeout.Microseconds())
 	if err != nil {
-		return nil, db.err(err, "release locks")
+		return nil, db.err(err, "list stale locks")
 	}
 	defer rows.Close()
-	var out []string
+	var out []lock.Held
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, db.err(err, "release locks")
+		var h lock.Held
+		if err := rows.Scan(&h.Node, &h.Holder, (*int64)(&h.Token)); err != nil {
+			return nil, db.err(err, "list stale locks")
 		}
-		out = append(out, id)
+		out = append(out, h)
 	}
-	return out, db.err(rows.Err(), "release locks")
+	return out, db.err(rows.Err(), "list stale locks")
 }
 
 // Interface guards.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/bmc-agent/bmc-agent/lock"
 	"github.com/bmc-agent/bmc-agent/store"
 )
 
@@ -13,12 +14,14 @@ var nodes = &entity[store.Node]{
 	cols: []string{"name", "driver", "driver_info", "power_state", "target_power_state",
 		"provision_state", "target_provision_state", "provision_updated_at", "boot_mode",
 		"last_error", "maintenance", "maintenance_reason", "fault",
-		"reservation", "reservation_purpose", "reserved_at",
-		"instance_info", "properties", "extra", "agent_group", "resource_class", "description", "version"},
+		"reservation", "reservation_purpose", "reserved_at", "lock_token",
+		"instance_info", "properties", "extra", "agent_group", "resource_class", "description",
+		"interfaces", "target_raid_config", "version"},
 	mutable: []string{"name", "driver", "driver_info", "power_state", "target_power_state",
 		"provision_state", "target_provision_state", "provision_updated_at", "boot_mode",
 		"last_error", "maintenance", "maintenance_reason", "fault",
-		"instance_info", "properties", "extra", "agent_group", "resource_class", "description"},
+		"instance_info", "properties", "extra", "agent_group", "resource_class", "description",
+		"interfaces", "target_raid_config"},
 	uuid: func(n *store.Node) *string { return &n.UUID },
 	vals: func(n *store.Node) []any {
 		var provUpdated any
@@ -28,8 +31,9 @@ var nodes = &entity[store.Node]{
 		return []any{nullable(n.Name), n.Driver, jsonArg(n.DriverInfo), n.PowerState, n.TargetPowerState,
 			n.ProvisionState, n.TargetProvisionState, provUpdated, n.BootMode,
 			n.LastError, n.Maintenance, n.MaintenanceReason, n.Fault,
-			nil, nil, nil, // a new node is never reserved
-			jsonArg(n.InstanceInfo), jsonArg(n.Properties), jsonArg(n.Extra), n.AgentGroup, n.ResourceClass, n.Description, int64(1)}
+			nil, nil, nil, int64(0), // a new node is never reserved
+			jsonArg(n.InstanceInfo), jsonArg(n.Properties), jsonArg(n.Extra), n.AgentGroup, n.ResourceClass, n.Description,
+			jsonArg(n.Interfaces), jsonArg(n.TargetRAIDConfig), int64(1)}
 	},
 	// NOT NULL columns scan into plain pointers: pgx plans a scan into a
 	// sql.Scanner anew for every row, which on the lock's hot path (a node
@@ -38,8 +42,9 @@ var nodes = &entity[store.Node]{
 		return []any{&n.UUID, text{&n.Name}, &n.Driver, object{&n.DriverInfo}, &n.PowerState, &n.TargetPowerState,
 			&n.ProvisionState, &n.TargetProvisionState, nullMicros{&n.ProvisionUpdatedAt}, &n.BootMode,
 			&n.LastError, &n.Maintenance, &n.MaintenanceReason, &n.Fault,
-			text{&n.Reservation}, text{&n.ReservationPurpose}, nullMicros{&n.ReservedAt},
-			object{&n.InstanceInfo}, object{&n.Properties}, object{&n.Extra}, &n.AgentGroup, &n.ResourceClass, &n.Description, &n.Version,
+			text{&n.Reservation}, text{&n.ReservationPurpose}, nullMicros{&n.ReservedAt}, &n.LockToken,
+			object{&n.InstanceInfo}, object{&n.Properties}, object{&n.Extra}, &n.AgentGroup, &n.ResourceClass, &n.Description,
+			object{&n.Interfaces}, object{&n.TargetRAIDConfig}, &n.Version,
 			micros{&n.CreatedAt}, micros{&n.UpdatedAt}}
 	},
 	sortKeys: map[string]string{
@@ -129,6 +134,30 @@ func (db *DB) UpdateNode(ctx context.Context, n *store.Node) error {
 	return nil
 }
 
+// UpdateNodeHeld writes n like UpdateNode, on the condition that the node's
+// lock is still held under lease, in the same statement: a holder whose
+// lock changed hands gets a *lock.FencedError and writes nothing, so that
+// it cannot overwrite the state its successor records.
+func (db *DB) UpdateNodeHeld(ctx context.Context, n *store.Node, lease lock.Lease) error {
+	if n.Name != "" && store.IsUUID(n.Name) {
+		return fmt.Errorf("update node: name %q has the form of a UUID", n.Name)
+	}
+	k := len(nodes.mutable) + 2
+	ok, err := updateRow(ctx, db, nodes, n, []string{"version = version + 1"},
+		fmt.Sprintf("version = $%d AND reservation = $%d AND lock_token = $%d", k, k+1, k+2), n.Version, lease.Holder, int64(lease.Token))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if err := db.Verify(ctx, n.UUID, lease); err != nil {
+			return err
+		}
+		return &store.ConflictError{Kind: "node", Detail: fmt.Sprintf("node %s was changed concurrently (version %d is stale)", n.UUID, n.Version)}
+	}
+	n.Version++
+	return nil
+}
+
 // DeleteNode implements store.Store.
 func (db *DB) DeleteNode(ctx context.Context, id string) error {
 	n, err := db.w.exec(ctx, "DELETE FROM nodes WHERE uuid = $1 AND reservation IS NULL", id)
@@ -150,18 +179,21 @@ type queries struct {
 	reserveNode                  string
 	reservation                  string
 	release                      string
+	verify                       string
 }
 
 func buildQueries(d dialect) queries {
+	// The token is taken in the same statement as the lock: no round
+	// trip of its own on the hot path.
 	reserve := "UPDATE nodes SET reservation = $2, reservation_purpose = $3, reserved_at = " + d.now +
-		" WHERE %s = $1 AND reservation IS NULL"
+		", lock_token = lock_token + 1 WHERE %s = $1 AND reservation IS NULL"
 	return queries{
-		reserveByUUID: fmt.Sprintf(reserve, "uuid"),
-		reserveByName: fmt.Sprintf(reserve, "name"),
-		reserveNode: "UPDATE nodes SET reservation = $2, reservation_purpose = $3, reserved_at = " + d.now +
-			" WHERE uuid = $1 AND reservation IS NULL RETURNING " + nodes.selectCols(),
-		reservation: "SELECT reservation, reservation_purpose, reserved_at FROM nodes WHERE %s = $1",
+		reserveByUUID: fmt.Sprintf(reserve, "uuid") + " RETURNING lock_token",
+		reserveByName: fmt.Sprintf(reserve, "name") + " RETURNING lock_token",
+		reserveNode:   fmt.Sprintf(reserve, "uuid") + " RETURNING " + nodes.selectCols(),
+		reservation:   "SELECT reservation, reservation_purpose, reserved_at, lock_token FROM nodes WHERE %s = $1",
 		release: "UPDATE nodes SET reservation = NULL, reservation_purpose = NULL, reserved_at = NULL" +
-			" WHERE uuid = $1 AND reservation = $2",
+			" WHERE uuid = $1 AND reservation = $2 AND lock_token = $3",
+		verify: "SELECT 1 FROM nodes WHERE uuid = $1 AND reservation = $2 AND lock_token = $3",
 	}
 }

@@ -136,6 +136,9 @@ func openSQLite(file string, opt Options) (*DB, error) {
 	if file == "" {
 		return nil, errors.New("open sqlite: empty file name")
 	}
+	if err := prepareSQLiteFile(file); err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
 	dsn := "file:" + file + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
 		"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate"
 	w, err := sql.Open("sqlite", dsn)
@@ -230,6 +233,13 @@ func (db *DB) migrate(ctx context.Context) error {
 	if _, err := conn.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)"); err != nil {
 		return db.err(err, "migrate")
 	}
+	var have int
+	if err := conn.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&have); err != nil {
+		return db.err(err, "migrate: read version")
+	}
+	if known := len(migrationFiles()); have > known {
+		return &SchemaTooNewError{Database: have, Known: known}
+	}
 	for i, name := range migrationFiles() {
 		version := i + 1
 		if n, err := strconv.Atoi(strings.SplitN(path.Base(name), "_", 2)[0]); err != nil || n != version {
@@ -245,6 +255,26 @@ func (db *DB) migrate(ctx context.Context) error {
 	}
 	return nil
 }
+
+// ErrSchemaTooNew is matched (errors.Is) by a *SchemaTooNewError.
+var ErrSchemaTooNew = errors.New("the database schema is newer than this bmc-agent")
+
+// SchemaTooNewError: the database was migrated by a newer bmc-agent. Its
+// tables may have columns this binary does not know, so it refuses to run
+// on it rather than fail later with bare SQL errors.
+type SchemaTooNewError struct {
+	// Database is the schema version the database is at; Known is the
+	// newest this binary knows (the number of its migrations).
+	Database, Known int
+}
+
+func (e *SchemaTooNewError) Error() string {
+	return fmt.Sprintf("the database schema is at version %d, newer than this bmc-agent knows (version %d): run a bmc-agent at least as new as the one that migrated it",
+		e.Database, e.Known)
+}
+
+// Is makes errors.Is(err, ErrSchemaTooNew) hold.
+func (e *SchemaTooNewError) Is(target error) bool { return target == ErrSchemaTooNew }
 
 func (db *DB) apply(ctx context.Context, conn *sql.Conn, version int, body string) error {
 	tx, err := conn.BeginTx(ctx, nil)

@@ -29,7 +29,7 @@ var backends = []struct {
 	{"postgres", func(t *testing.T) string { return pgtest.DSN(t) }},
 }
 
-func open(t *testing.T, dsn string) *sqlstore.DB {
+func open(t testing.TB, dsn string) *sqlstore.DB {
 	t.Helper()
 	db, err := sqlstore.Open(context.Background(), dsn, sqlstore.Options{})
 	if err != nil {

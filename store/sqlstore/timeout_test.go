@@ -143,9 +143,10 @@ func TestPostgresStopsAnswering(t *testing.T) {
 	calls := map[string]func() error{
 		"read a node":  func() error { _, err := db.Node(ctx, n.UUID); return err },
 		"list nodes":   func() error { _, err := db.Nodes(ctx, store.NodeFilter{}); return err },
-		"take a lock":  func() error { return db.Reserve(ctx, n.UUID, lock.Reservation{Holder: "a"}) },
+		"take a lock":  func() error { _, err := db.Reserve(ctx, n.UUID, lock.Reservation{Holder: "a"}); return err },
 		"ping":         func() error { return db.Ping(ctx) },
-		"release lock": func() error { return db.Release(ctx, n.UUID, "a") },
+		"release lock": func() error { return db.Release(ctx, n.UUID, lock.Lease{Holder: "a", Token: 1}) },
+		"verify lock":  func() error { return db.Verify(ctx, n.UUID, lock.Lease{Holder: "a", Token: 1}) },
 	}
 	for name, call := range calls {
 		done := make(chan error, 1)
@@ -162,14 +163,13 @@ func TestPostgresStopsAnswering(t *testing.T) {
 
 	p.heal()
 	var got *store.Node
-	for attempt := 0; ; attempt++ {
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
 		if got, err = db.Node(ctx, n.UUID); err == nil {
 			break
 		}
-		if attempt > 100 {
-			t.Fatalf("the store did not recover after the network healed: %v", err)
+		if time.Now().After(deadline) {
+			t.Fatalf("the store did not recover within a minute after the network healed: %v", err)
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
 	if got.Name != "partitioned" {
 		t.Fatalf("after healing: %+v", got)

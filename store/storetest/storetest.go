@@ -210,7 +210,7 @@ func testNodeFilters(t *testing.T, s store.Store) {
 		}
 	}
 	if b, ok := s.(lock.Backend); ok {
-		if err := b.Reserve(ctx(), ids[0], lock.Reservation{Holder: "agent-a", Purpose: "test"}); err != nil {
+		if _, err := b.Reserve(ctx(), ids[0], lock.Reservation{Holder: "agent-a", Purpose: "test"}); err != nil {
 			t.Fatal(err)
 		}
 		got, _ := s.Nodes(ctx(), store.NodeFilter{Reservation: "agent-a"})
@@ -325,7 +325,8 @@ func testDeleteReserved(t *testing.T, s store.Store) {
 		t.Fatal("a store backend must also implement lock.Backend: the lock is a column of the node row")
 	}
 	n := mustCreate(t, s, "")
-	if err := b.Reserve(ctx(), n.UUID, lock.Reservation{Holder: "a"}); err != nil {
+	tok, err := b.Reserve(ctx(), n.UUID, lock.Reservation{Holder: "a"})
+	if err != nil {
 		t.Fatal(err)
 	}
 	if err := s.DeleteNode(ctx(), n.UUID); !errors.Is(err, store.ErrNodeReserved) {
@@ -333,15 +334,15 @@ func testDeleteReserved(t *testing.T, s store.Store) {
 	}
 	// An update never touches the reservation.
 	got, _ := s.Node(ctx(), n.UUID)
-	got.Reservation = ""
+	got.Reservation, got.LockToken = "", 0
 	got.LastError = "x"
 	if err := s.UpdateNode(ctx(), got); err != nil {
 		t.Fatal(err)
 	}
-	if again, _ := s.Node(ctx(), n.UUID); again.Reservation != "a" {
-		t.Fatalf("UpdateNode changed the reservation to %q", again.Reservation)
+	if again, _ := s.Node(ctx(), n.UUID); again.Reservation != "a" || again.LockToken != int64(tok) {
+		t.Fatalf("UpdateNode changed the reservation to %q, token %d (was %d)", again.Reservation, again.LockToken, tok)
 	}
-	if err := b.Release(ctx(), n.UUID, "a"); err != nil {
+	if err := b.Release(ctx(), n.UUID, lock.Lease{Holder: "a", Token: tok}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.DeleteNode(ctx(), n.UUID); err != nil {
