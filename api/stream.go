@@ -38,6 +38,7 @@ func (a *API) streamNodes(w http.ResponseWriter, r *http.Request, f store.NodeFi
 	// (ironic/api/controllers/v1/node.py, _filter_by_conductor): the page
 	// may come out shorter than the limit.
 	conductor, byConductor := l.filters["conductor"]
+	want := withLinks(l.fields)
 	remaining, written, last := l.limit, 0, ""
 	var bw *bufio.Writer
 	start := func() {
@@ -71,7 +72,7 @@ func (a *API) streamNodes(w http.ResponseWriter, r *http.Request, f store.NodeFi
 			if byConductor && c.conductor(n) != conductor {
 				continue
 			}
-			b, err := json.Marshal(render(n, a.nodes, c, l.fields, brief))
+			b, err := json.Marshal(render(n, a.nodes, c, want, brief))
 			if err != nil {
 				return err
 			}
