@@ -48,6 +48,12 @@ type Config struct {
 	// "https://agent.example:6385"; default: the scheme and Host of each
 	// request.
 	PublicURL string
+	// InspectAddPorts says which inspected NICs become ports (Ironic's
+	// [inspector]add_ports); default pxe.
+	InspectAddPorts AddPorts
+	// InspectOverwrite lets inspection replace node properties the
+	// operator set (cpus, cpu_arch, memory_mb, local_gb).
+	InspectOverwrite bool
 }
 
 // API serves the Ironic-compatible HTTP API. It is safe for concurrent use.
@@ -132,6 +138,7 @@ func (a *API) routes() {
 	a.handle("/v1/nodes/{node}/validate", 1, map[string]handler{"GET": a.validateNode})
 	a.handle("/v1/nodes/{node}/states/raid", 1, map[string]handler{"PUT": a.setRAIDConfig})
 	a.handle("/v1/nodes/{node}/firmware", vFirmwareInterface, map[string]handler{"GET": a.listFirmware})
+	a.handle("/v1/nodes/{node}/inventory", vInventory, map[string]handler{"GET": a.getInventory})
 	a.handle("/v1/nodes/{node}/maintenance", 1, map[string]handler{"PUT": a.setMaintenance, "DELETE": a.unsetMaintenance})
 
 	ports, conns, targets := a.ports(), a.volumeConnectors(), a.volumeTargets()

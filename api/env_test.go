@@ -54,6 +54,9 @@ type envOptions struct {
 	callTimeout time.Duration
 	// maxListBytes is api.Config.MaxListBytes.
 	maxListBytes int
+	// addPorts and overwrite are the inspection's settings.
+	addPorts  api.AddPorts
+	overwrite bool
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -93,7 +96,8 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if o.wrap != nil {
 		st = o.wrap(db)
 	}
-	a, err := api.New(api.Config{Store: st, Tasks: tm, Drivers: reg, Logger: log, SyncTimeout: 10 * time.Second, MaxListBytes: o.maxListBytes})
+	a, err := api.New(api.Config{Store: st, Tasks: tm, Drivers: reg, Logger: log, SyncTimeout: 10 * time.Second, MaxListBytes: o.maxListBytes,
+		InspectAddPorts: o.addPorts, InspectOverwrite: o.overwrite})
 	if err != nil {
 		t.Fatal(err)
 	}

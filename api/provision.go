@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/bmc-agent/bmc-agent/drivers"
 	"github.com/bmc-agent/bmc-agent/drivers/fake"
@@ -89,9 +90,13 @@ func (a *API) setProvisionState(w http.ResponseWriter, r *http.Request) error {
 				return err
 			}
 			n.LastError = ""
+			if next == taskmanager.StateInspecting { // as Ironic's node update does
+				now := time.Now().UTC()
+				n.InspectionStartedAt, n.InspectionFinishedAt = &now, nil
+			}
 			var opts []taskmanager.EventOption
 			if _, ok := provisionSteps[next]; ok {
-				opts = append(opts, taskmanager.Callback(runProvision))
+				opts = append(opts, taskmanager.Callback(a.runProvision))
 			}
 			return t.ProcessEvent(ctx, verb.event, opts...)
 		})
@@ -128,7 +133,7 @@ func (a *API) precheck(t *taskmanager.Task, next string) error {
 		}
 		return d.Validate(drivers.PowerInterface)
 	case taskmanager.StateInspecting:
-		return t.Driver().Require(drivers.MethodPowerState)
+		return t.Driver().Require(drivers.MethodInspect)
 	}
 	return nil
 }
@@ -150,7 +155,7 @@ func deployProblem(n *store.Node) error {
 // a step succeeds the node takes "done".
 var provisionSteps = map[string]func(ctx context.Context, t *taskmanager.Task) error{
 	taskmanager.StateVerifying:  verify,
-	taskmanager.StateInspecting: verify,
+	taskmanager.StateInspecting: nil, // API.inspect
 	taskmanager.StateCleaning:   func(context.Context, *taskmanager.Task) error { return nil },
 	taskmanager.StateDeploying:  deploy,
 	taskmanager.StateDeleting:   undeploy,
@@ -161,11 +166,14 @@ var provisionSteps = map[string]func(ctx context.Context, t *taskmanager.Task) e
 // rests in a state without a step (deleting is followed by cleaning, then
 // available). A failing step returns its error: the task manager moves the
 // node through "fail" and records last_error.
-func runProvision(ctx context.Context, t *taskmanager.Task) error {
+func (a *API) runProvision(ctx context.Context, t *taskmanager.Task) error {
 	for {
 		step, ok := provisionSteps[t.Node().ProvisionState]
 		if !ok {
 			return nil
+		}
+		if step == nil {
+			step = a.inspect
 		}
 		if err := step(ctx, t); err != nil {
 			return err

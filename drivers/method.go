@@ -46,7 +46,7 @@ var Methods = []Method{
 	MethodBootDevice, MethodSupportedBootDevices, MethodSetBootDevice,
 	MethodBootMode, MethodSetBootMode, MethodInjectNMI,
 	MethodMedia, MethodInsertMedia, MethodEjectMedia,
-	MethodFirmware,
+	MethodFirmware, MethodInspect,
 	MethodCheck,
 }
 

@@ -76,7 +76,8 @@ func TestGofishDrivesEveryResource(t *testing.T) {
 			}
 			id := sim.SystemIDs()[0]
 			s := gofishSystem(t, c, sim.SystemPath(id))
-			if s.PowerState != redfish.OffPowerState || s.ProcessorSummary.Count != 2 || s.MemorySummary.TotalSystemMemoryGiB != 64 {
+			hw := hardwareOf(0, "generic")
+			if s.PowerState != redfish.OffPowerState || s.ProcessorSummary.Count != len(hw.cpus) || s.MemorySummary.TotalSystemMemoryGiB != float32(hw.memoryMiB()/1024) {
 				t.Fatalf("system %+v", s)
 			}
 			if len(s.SupportedResetTypes) != 9 {
@@ -119,15 +120,15 @@ func TestGofishDrivesEveryResource(t *testing.T) {
 				t.Fatalf("ManagedBy %v %v", mgrs, err)
 			}
 			nics, err := s.EthernetInterfaces()
-			if err != nil || len(nics) != 1 || nics[0].MACAddress == "" {
+			if err != nil || len(nics) != len(hw.nics) || !slices.ContainsFunc(nics, func(n *redfish.EthernetInterface) bool { return n.MACAddress == hw.nics[0].mac }) {
 				t.Fatalf("NICs %v %v", nics, err)
 			}
 			procs, err := s.Processors()
-			if err != nil || len(procs) != 2 || procs[0].TotalCores != 8 {
+			if err != nil || len(procs) != len(hw.cpus) || procs[0].TotalCores != hw.cpus[0].cores {
 				t.Fatalf("processors %v %v", procs, err)
 			}
 			stor, err := s.SimpleStorages()
-			if err != nil || len(stor) != 1 || len(stor[0].Devices) != 1 {
+			if err != nil || len(stor) != 1 || len(stor[0].Devices) != len(hw.drives) {
 				t.Fatalf("storage %v %v", stor, err)
 			}
 

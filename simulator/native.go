@@ -146,14 +146,15 @@ func (m *native) resolve(scope *System, p string) route {
 	rt.sys = sys
 	switch k {
 	case kSystems:
-		return m.resolveSystem(rt, rest)
+		return m.resolveSystem(rt, rest, scope)
 	case kManagers:
 		return m.resolveManager(rt, rest)
 	}
 	if rest == "" {
 		rt.kind = kChassis
+		return rt
 	}
-	return rt
+	return inventoryRoute(rt, namesOf(sys, scope))
 }
 
 // resolveSessions maps the SessionService subtree, common to all models.
@@ -172,7 +173,7 @@ func resolveSessions(rt route, rest string) route {
 	return rt
 }
 
-func (m *native) resolveSystem(rt route, rest string) route {
+func (m *native) resolveSystem(rt route, rest string, scope *System) route {
 	seg, sub := nextSeg(rest)
 	switch seg {
 	case "":
@@ -189,15 +190,8 @@ func (m *native) resolveSystem(rt route, rest string) route {
 		if sub == "" && rt.sys.q().BootViaSettings {
 			rt.kind = kSystemSettings
 		}
-	case "EthernetInterfaces":
-		rt.kind = pick(sub, kEthColl, kEth, "1")
-	case "Processors":
-		rt.kind = pick(sub, kProcColl, kProc, "CPU0", "CPU1")
-		if sub == "CPU1" {
-			rt.item = 1
-		}
-	case "SimpleStorage":
-		rt.kind = pick(sub, kStorageColl, kStorage, "1")
+	case "EthernetInterfaces", "Processors", "Memory", "Storage", "SimpleStorage":
+		return inventoryRoute(rt, namesOf(rt.sys, scope))
 	case "Bios":
 		switch sub {
 		case "":
@@ -217,20 +211,6 @@ func (m *native) resolveSystem(rt route, rest string) route {
 		}
 	}
 	return rt
-}
-
-// pick resolves a fixed collection: "" is the collection, one of members a
-// member, anything else nothing.
-func pick(sub string, coll, member kind, members ...string) kind {
-	if sub == "" {
-		return coll
-	}
-	for _, m := range members {
-		if sub == m {
-			return member
-		}
-	}
-	return kNotFound
 }
 
 func (m *native) resolveManager(rt route, rest string) route {
@@ -361,14 +341,10 @@ func (m *native) render(w *jw, rt route, scope *System) string {
 		return renderResetActionInfo(w, rt)
 	case kSystemSettings:
 		return renderSystemSettings(w, rt)
-	case kEthColl, kProcColl, kStorageColl, kVMColl:
+	case kVMColl:
 		return m.renderSubCollection(w, rt)
-	case kEth:
-		return renderEth(w, rt)
-	case kProc:
-		return renderProc(w, rt)
-	case kStorage:
-		return renderStorage(w, rt)
+	case kInv:
+		return renderInventory(w, rt)
 	case kBios, kBiosSettings:
 		return renderBios(w, rt)
 	case kSecureBoot:
@@ -491,9 +467,6 @@ func (m *native) renderSystem(w *jw, sys *System, n names) string {
 	w.kv("Id", n.sys)
 	w.kv("Name", "Simulated system "+sys.id)
 	w.kv("SystemType", "Physical")
-	w.kv("Manufacturer", "bmc-agent")
-	w.kv("Model", "Redfish Simulator")
-	w.kv("SerialNumber", "SIM"+strconv.Itoa(100000000+sys.index))
 	w.kv("UUID", uuidOf("5e1f0000", sys.index))
 	w.kv("BiosVersion", "SIM-1.0.0")
 	status(w)
@@ -518,25 +491,8 @@ func (m *native) renderSystem(w *jw, sys *System, n names) string {
 	w.key("BootSourceOverrideMode@Redfish.AllowableValues")
 	strs(w, []BootMode{BootModeUEFI, BootModeLegacy})
 	w.end()
-	w.key("ProcessorSummary")
-	w.obj()
-	w.key("Count")
-	w.int(2)
-	w.key("LogicalProcessorCount")
-	w.int(32)
-	w.kv("Model", "Simulated x86-64 CPU")
-	status(w)
-	w.end()
-	w.key("MemorySummary")
-	w.obj()
-	w.key("TotalSystemMemoryGiB")
-	w.int(64)
-	status(w)
-	w.end()
+	inventoryLinks(w, sys, self, chassisPath+"/"+n.ch)
 	w.link("Bios", self+"/Bios")
-	w.link("Processors", self+"/Processors")
-	w.link("EthernetInterfaces", self+"/EthernetInterfaces")
-	w.link("SimpleStorage", self+"/SimpleStorage")
 	w.link("SecureBoot", self+"/SecureBoot")
 	if sys.mediaPlaced(false) {
 		w.link("VirtualMedia", self+"/VirtualMedia")
@@ -670,6 +626,7 @@ func (m *native) renderChassis(w *jw, sys *System, n names) string {
 	w.kv("Id", n.ch)
 	w.kv("Name", "Chassis of "+sys.id)
 	w.kv("ChassisType", "RackMount")
+	chassisInventoryLinks(w, chassisPath+"/"+n.ch)
 	w.kv("PowerState", string(v.power))
 	w.kv("IndicatorLED", string(v.led))
 	status(w)
@@ -688,12 +645,6 @@ func (m *native) renderSubCollection(w *jw, rt route) string {
 	var typ, name string
 	var members []string
 	switch rt.kind {
-	case kEthColl:
-		typ, name, members = "#EthernetInterfaceCollection.EthernetInterfaceCollection", "Ethernet Interface Collection", []string{"1"}
-	case kProcColl:
-		typ, name, members = "#ProcessorCollection.ProcessorCollection", "Processor Collection", []string{"CPU0", "CPU1"}
-	case kStorageColl:
-		typ, name, members = "#SimpleStorageCollection.SimpleStorageCollection", "Simple Storage Collection", []string{"1"}
 	case kVMColl:
 		typ, name = "#VirtualMediaCollection.VirtualMediaCollection", "Virtual Media Collection"
 		for _, d := range rt.sys.spec.devices {
@@ -710,65 +661,6 @@ func (m *native) renderSubCollection(w *jw, rt route) string {
 		w.linkObj(rt.path + "/" + id)
 	}
 	w.endArr()
-	w.end()
-	return etag
-}
-
-func renderEth(w *jw, rt route) string {
-	const etag = `"e1"`
-	head(w, "#EthernetInterface.v1_6_0.EthernetInterface", rt.path, etag)
-	w.kv("Id", "1")
-	w.kv("Name", "Ethernet Interface 1")
-	w.kv("MACAddress", macOf(rt.sys.index))
-	w.kv("PermanentMACAddress", macOf(rt.sys.index))
-	w.key("SpeedMbps")
-	w.int(10000)
-	w.kv("LinkStatus", "LinkUp")
-	status(w)
-	w.end()
-	return etag
-}
-
-func renderProc(w *jw, rt route) string {
-	const etag = `"p1"`
-	id := "CPU" + strconv.Itoa(rt.item)
-	head(w, "#Processor.v1_10_0.Processor", rt.path, etag)
-	w.kv("Id", id)
-	w.kv("Name", "Processor "+id)
-	w.kv("Socket", strconv.Itoa(rt.item))
-	w.kv("ProcessorType", "CPU")
-	w.kv("ProcessorArchitecture", "x86")
-	w.kv("InstructionSet", "x86-64")
-	w.kv("Manufacturer", "bmc-agent")
-	w.kv("Model", "Simulated x86-64 CPU")
-	w.key("MaxSpeedMHz")
-	w.int(3000)
-	w.key("TotalCores")
-	w.int(8)
-	w.key("TotalThreads")
-	w.int(16)
-	status(w)
-	w.end()
-	return etag
-}
-
-func renderStorage(w *jw, rt route) string {
-	const etag = `"d1"`
-	head(w, "#SimpleStorage.v1_3_0.SimpleStorage", rt.path, etag)
-	w.kv("Id", "1")
-	w.kv("Name", "Simple Storage Controller")
-	w.key("Devices")
-	w.arr()
-	w.obj()
-	w.kv("Name", "disk0")
-	w.kv("Manufacturer", "bmc-agent")
-	w.kv("Model", "Simulated SSD")
-	w.key("CapacityBytes")
-	w.int(480103981056)
-	status(w)
-	w.end()
-	w.endArr()
-	status(w)
 	w.end()
 	return etag
 }

@@ -193,6 +193,22 @@ type Quirks struct {
 	// and ansible-collections/community.general PR 6434 (Gigabyte).
 	WeakETagRefused bool `json:",omitempty"`
 
+	// --- inventory (inventory.go) ---
+
+	// NoStorage leaves out the Storage collection: drives are listed only
+	// in SimpleStorage, as on BMCs that predate Storage (Redfish 2016.1).
+	// Ironic's redfish inspect falls back to SimpleStorage when Storage is
+	// missing (ironic/drivers/modules/redfish/inspect.py, inspect_hardware).
+	NoStorage bool `json:",omitempty"`
+	// EmptyMAC: the last EthernetInterface reports an empty MACAddress.
+	// Source: Ironic release note redfish-inspect-invalid-mac-speed
+	// ("not include network interfaces with invalid MACs").
+	EmptyMAC bool `json:",omitempty"`
+	// SKUServiceTag (iDRAC): SKU holds the service tag, the serial an
+	// operator knows; SerialNumber is the motherboard's. Source: Ironic
+	// release notes idrac-inspect-sku and idrac-redfish-sku (bug 2146585).
+	SKUServiceTag bool `json:",omitempty"`
+
 	// --- BMC reset ---
 
 	// BMCResetRefuse and BMCResetUnavailable make Manager.Reset real: for
@@ -217,7 +233,7 @@ var profiles = []Profile{
 		// firmware and iDRAC 10 put it under the System).
 		Name: "dell-idrac", SystemID: "System.Embedded.1", ManagerID: "iDRAC.Embedded.1", ChassisID: "System.Embedded.1",
 		CdID: "CD", UsbID: "RemovableDisk",
-		Quirks: Quirks{Media: MediaUnderManager, SessionCap: 8, OnConflictAfterOff: Span(5 * time.Second)},
+		Quirks: Quirks{Media: MediaUnderManager, SessionCap: 8, OnConflictAfterOff: Span(5 * time.Second), SKUServiceTag: true},
 	},
 	{
 		// HPE iLO 5/6: Systems/1, Managers/1, virtual media 1 (floppy/USB)

@@ -31,12 +31,6 @@ const (
 	kReset
 	kResetActionInfo // Systems/<id>/ResetActionInfo (Quirks.ResetActionInfo)
 	kSystemSettings  // Systems/<id>/Settings (Quirks.BootViaSettings)
-	kEthColl
-	kEth
-	kProcColl
-	kProc
-	kStorageColl
-	kStorage
 	kBios
 	kBiosSettings
 	kBiosReset
@@ -57,6 +51,7 @@ const (
 	kStaticRO      // mockup: a stored resource that cannot be changed
 	kStaticAction  // mockup: an action target without behaviour
 	kStaticMissing // mockup: a path under a known tree that does not exist
+	kInv           // a generated system's hardware (inventory.go)
 )
 
 // route is a resolved request URI.
@@ -64,11 +59,15 @@ type route struct {
 	kind kind
 	sys  *System // the system the resource belongs to; nil for fleet resources
 	dev  int     // virtual media device index
-	item int     // member index (processors)
 	// underManager is true when a virtual media URI is below Managers/.
 	underManager bool
 	path         string // the request path without a trailing slash
 	key          string // session id
+	item         int    // index of the item of a fixed list (a predefined role)
+	// inv is the system's inventory documents (kInv); expand asks a
+	// collection's members written whole ($expand).
+	inv    map[string]hwDoc
+	expand bool
 }
 
 // methods lists the HTTP methods a kind of resource answers.
@@ -190,6 +189,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rt := s.model.resolve(h.scope, cleanPath(path))
+	rt.expand = wantsExpand(r.URL.RawQuery)
 	f := h.faultFor(rt)
 	out := f.Roll()
 	if out.Action == FaultUnreachable {

@@ -91,7 +91,9 @@ func TestCrawlNativeResources(t *testing.T) {
 	id := sim.SystemIDs()[1]
 	for _, p := range []string{
 		systemsPath + "/" + id, systemsPath + "/" + id + "/Bios", systemsPath + "/" + id + "/Bios/Settings",
-		systemsPath + "/" + id + "/SecureBoot", systemsPath + "/" + id + "/Processors/CPU1",
+		systemsPath + "/" + id + "/SecureBoot", systemsPath + "/" + id + "/Processors/CPU0",
+		systemsPath + "/" + id + "/Memory/DIMM0", systemsPath + "/" + id + "/Storage/1/Drives/0",
+		chassisPath + "/" + id + "/PCIeDevices/0/PCIeFunctions/0",
 		systemsPath + "/" + id + "/EthernetInterfaces/1", systemsPath + "/" + id + "/SimpleStorage/1",
 		systemsPath + "/" + id + "/VirtualMedia/Cd", managersPath + "/" + id + "/VirtualMedia/Usb",
 		chassisPath + "/" + id, sessionServicePath, sessionsPath,

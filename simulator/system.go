@@ -81,6 +81,8 @@ type System struct {
 	// bmcResetAt (unix nanoseconds, 0: never) is when a Manager.Reset
 	// under Quirks.BMCReset* began.
 	bmcResetAt atomic.Int64
+	// invCache holds the inventory documents (inventory.go).
+	invCache atomic.Pointer[invCache]
 
 	mu         sync.Mutex
 	power      PowerState

@@ -58,6 +58,10 @@ type Node struct {
 	// (Ironic's target_raid_config); the agent records it and applies none.
 	TargetRAIDConfig JSON
 
+	// InspectionStartedAt and InspectionFinishedAt are when the last
+	// inspection began and ended (nil: never).
+	InspectionStartedAt, InspectionFinishedAt *time.Time
+
 	CreatedAt time.Time
 	UpdatedAt time.Time
 	// Version counts the node's updates, for optimistic concurrency.

@@ -221,6 +221,7 @@ var readers = map[string]func(h *drivers.Handle) error{
 	"Media":                 func(h *drivers.Handle) error { _, err := h.Media(bg); return err },
 	"Firmware":              func(h *drivers.Handle) error { _, err := h.Firmware(bg); return err },
 	"Check":                 func(h *drivers.Handle) error { return h.Check(bg) },
+	"Inspect":               func(h *drivers.Handle) error { _, err := h.Inspect(bg); return err },
 }
 
 // TestSharedTaskGuard proves the guard over every method of the contract:

@@ -47,7 +47,7 @@ func newNodeCmd() *cobra.Command {
 	}
 	n.cfg.flags(cmd)
 	cmd.AddCommand(n.create(), n.list(), n.show(), n.set(), n.unset(), n.delete(), n.power(), n.bootDevice(),
-		n.vmedia(), n.validate(), n.maintenance(), n.nmi())
+		n.vmedia(), n.validate(), n.maintenance(), n.nmi(), n.inventory())
 	for _, p := range provisionVerbs {
 		cmd.AddCommand(n.provision(p))
 	}
@@ -519,7 +519,11 @@ func (n *nodeCmd) provision(v provisionVerb) *cobra.Command {
 				fmt.Fprintf(cmd.OutOrStdout(), "node %s: %s requested\n", id, v.use)
 				return nil
 			}
-			return n.waitFor(ctx, cmd.OutOrStdout(), id, w, provisionDone(before.ProvisionState))
+			done := provisionDone(before.ProvisionState)
+			if v.target == nodes.TargetInspect {
+				done = inspectDone(before) // ends where it began
+			}
+			return n.waitFor(ctx, cmd.OutOrStdout(), id, w, done)
 		},
 	}
 	if v.target == nodes.TargetActive {

@@ -61,6 +61,9 @@ type serveConfig struct {
 	tlsKey            string
 	demo              bool
 
+	inspectAddPorts  string
+	inspectOverwrite bool
+
 	// Driver tuning per site (docs/drivers.md).
 	ipmiMinInterval    time.Duration
 	redfishMaxRequests int
@@ -93,6 +96,8 @@ func newServeCmd() *cobra.Command {
 	f.IntVar(&c.lockAttempts, "lock-attempts", lock.DefaultPolicy.Attempts, "tries to take a locked node before giving up")
 	f.DurationVar(&c.lockInterval, "lock-interval", lock.DefaultPolicy.Interval, "pause between tries to take a locked node")
 	f.DurationVar(&c.hbInterval, "heartbeat-interval", 10*time.Second, "interval between this agent's heartbeats")
+	f.StringVar(&c.inspectAddPorts, "inspect-add-ports", "pxe", "which inspected NICs become ports: all, active (link up), pxe (the PXE NIC; active where unknown) or disabled, as Ironic's [inspector]add_ports")
+	f.BoolVar(&c.inspectOverwrite, "inspect-overwrite-properties", false, "let inspection replace cpus, cpu_arch, memory_mb and local_gb the operator set")
 	f.DurationVar(&c.hbTimeout, "heartbeat-timeout", 60*time.Second, "an agent without a heartbeat for this long is dead and its locks are released")
 	f.DurationVar(&c.leaseMargin, "lease-margin", 0, "the agent stops all work when its last heartbeat to reach the database is older than the heartbeat timeout minus this margin (default a quarter of the timeout; see docs/operations.md)")
 	f.Float64Var(&c.leaseClockRate, "lease-clock-rate", 1, "testing only: run the lease's monotonic clock at this rate (a host whose clock is fast or slow)")
@@ -223,7 +228,12 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 		}
 	}
 
-	apiHandler, err := api.New(api.Config{Store: db, Tasks: tm, Drivers: reg, HeartbeatTimeout: c.hbTimeout, Group: c.group, Logger: log})
+	addPorts, err := api.ParseAddPorts(c.inspectAddPorts)
+	if err != nil {
+		return err
+	}
+	apiHandler, err := api.New(api.Config{Store: db, Tasks: tm, Drivers: reg, HeartbeatTimeout: c.hbTimeout, Group: c.group, Logger: log,
+		InspectAddPorts: addPorts, InspectOverwrite: c.inspectOverwrite})
 	if err != nil {
 		return err
 	}

@@ -64,7 +64,7 @@ func (d *Driver) SetBootDevice(ctx context.Context, n drivers.Node, dev drivers.
 	if len(flags) > 0 {
 		args = append(args, "options="+strings.Join(flags, ","))
 	}
-	if _, err := d.run(ctx, b, op, args...); err != nil {
+	if _, err := d.raw(ctx, b, op, args...); err != nil {
 		return err
 	}
 	// Read back: a BMC that answers success without storing the flags is
@@ -102,7 +102,7 @@ func (d *Driver) BootDevice(ctx context.Context, n drivers.Node) (drivers.BootDe
 	if err != nil {
 		return drivers.BootDeviceStatus{}, err
 	}
-	out, err := d.run(ctx, b, "get boot device", "chassis", "bootparam", "get", "5")
+	out, err := d.raw(ctx, b, "get boot device", "chassis", "bootparam", "get", "5")
 	if err != nil {
 		return drivers.BootDeviceStatus{}, err
 	}

@@ -22,7 +22,7 @@ func (d *Driver) PowerState(ctx context.Context, n drivers.Node) (drivers.PowerS
 }
 
 func (d *Driver) powerState(ctx context.Context, b bmc) (drivers.PowerState, error) {
-	out, err := d.run(ctx, b, "get power state", "chassis", "power", "status")
+	out, err := d.raw(ctx, b, "get power state", "chassis", "power", "status")
 	if err != nil {
 		return drivers.NoPowerState, err
 	}
@@ -128,7 +128,7 @@ func (d *Driver) powerAndWait(ctx context.Context, b bmc, word string, target dr
 // cycle, reset. A BMC that answers success without acting is found by the
 // wait that follows, which reads the state back (a PowerTimeoutError).
 func (d *Driver) setPower(ctx context.Context, b bmc, word string) error {
-	out, err := d.run(ctx, b, "set power "+word, "chassis", "power", word)
+	out, err := d.raw(ctx, b, "set power "+word, "chassis", "power", word)
 	if err == nil && !strings.Contains(out, "Chassis Power Control") {
 		return &drivers.DriverError{Driver: Name, Op: "set power " + word, BMC: b.addr(),
 			Err: &cmdError{kind: drivers.ErrBMCFailed, msg: fmt.Sprintf("the BMC did not confirm power %s: %q", word, oneLine(out))}}
@@ -190,6 +190,6 @@ func (d *Driver) InjectNMI(ctx context.Context, n drivers.Node) error {
 	if err != nil {
 		return err
 	}
-	_, err = d.run(ctx, b, "inject NMI", "chassis", "power", "diag")
+	_, err = d.raw(ctx, b, "inject NMI", "chassis", "power", "diag")
 	return err
 }

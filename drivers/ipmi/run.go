@@ -220,7 +220,7 @@ func checksum(b []byte) byte {
 	return -s
 }
 
-// run runs `ipmitool -I lanplus ... command...` as one BMC command for
+// raw runs `ipmitool -I lanplus ... command...` as one BMC command for
 // the operation op: through the BMC's gate, bounded by the command timeout,
 // retried while it fails transiently (attempts). It is the driver's only way
 // to the BMC, so that every run is counted (Stats) and bounded:
@@ -234,7 +234,7 @@ func checksum(b []byte) byte {
 //     and keeps the one that worked for the BMC, so later commands cost one
 //     run (Ironic's ipmi_cipher_suite help: "17 is preferred"; its
 //     choose_cipher_suite starts from the strongest).
-func (d *Driver) run(ctx context.Context, b bmc, op string, command ...string) (string, error) {
+func (d *Driver) raw(ctx context.Context, b bmc, op string, command ...string) (string, error) {
 	var out string
 	err := d.attempts(ctx, b, op, func(ctx context.Context) error {
 		path, err := d.ipmitoolPath()

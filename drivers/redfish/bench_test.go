@@ -2,7 +2,6 @@ package redfish_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,42 +25,14 @@ func BenchmarkFleetPower(b *testing.B) {
 		latency     = 200 * time.Millisecond
 		concurrency = 100
 	)
-	cfg := simulator.Config{Systems: systems, PortPerSystem: true, Username: user, Password: pass, RequestLogSize: -1}
-	sim, err := simulator.New(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := sim.Start(bg, "127.0.0.1:0"); err != nil {
-		b.Fatal(err)
-	}
-	defer sim.Close()
-	if err := sim.SetFleetFault(simulator.Fault{Latency: latency}); err != nil {
-		b.Fatal(err)
-	}
+	sim := latencyFleet(b, systems, latency)
 	d := redfish.New(redfish.Options{})
 	defer d.Close(bg)
 	ids := sim.SystemIDs()
 
 	// fleet runs fn for every system with the given concurrency.
 	fleet := func(fn func(n drivers.Node) error) {
-		jobs := make(chan string)
-		var wg sync.WaitGroup
-		for range concurrency {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for id := range jobs {
-					if err := fn(simNode(sim, id, nil)); err != nil {
-						b.Error(err)
-					}
-				}
-			}()
-		}
-		for _, id := range ids {
-			jobs <- id
-		}
-		close(jobs)
-		wg.Wait()
+		runFleet(b, ids, concurrency, func(id string) error { return fn(simNode(sim, id, nil)) })
 	}
 	// A long-running agent has its clients and sessions already.
 	fleet(func(n drivers.Node) error { return d.Check(bg, n) })

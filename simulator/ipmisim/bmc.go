@@ -154,8 +154,8 @@ type chassisHAL struct{ s *sysBMC }
 
 func (h chassisHAL) Chassis() hal.ChassisHAL { return h }
 func (chassisHAL) Sensors() hal.SensorHAL    { return nil }
-func (chassisHAL) Storage() hal.StorageHAL   { return nil }
-func (chassisHAL) Network() hal.NetworkHAL   { return nil }
+func (h chassisHAL) Storage() hal.StorageHAL { return storageHAL(h) }
+func (h chassisHAL) Network() hal.NetworkHAL { return networkHAL(h) }
 func (chassisHAL) GPIO() hal.GPIOHAL         { return nil }
 func (chassisHAL) I2C() hal.I2CHAL           { return nil }
 func (chassisHAL) Console() hal.ConsoleHAL   { return nil }

@@ -16,12 +16,12 @@ var nodes = &entity[store.Node]{
 		"last_error", "maintenance", "maintenance_reason", "fault",
 		"reservation", "reservation_purpose", "reserved_at", "lock_token",
 		"instance_info", "properties", "extra", "agent_group", "resource_class", "description",
-		"interfaces", "target_raid_config", "version"},
+		"interfaces", "target_raid_config", "inspection_started_at", "inspection_finished_at", "version"},
 	mutable: []string{"name", "driver", "driver_info", "power_state", "target_power_state",
 		"provision_state", "target_provision_state", "provision_updated_at", "boot_mode",
 		"last_error", "maintenance", "maintenance_reason", "fault",
 		"instance_info", "properties", "extra", "agent_group", "resource_class", "description",
-		"interfaces", "target_raid_config"},
+		"interfaces", "target_raid_config", "inspection_started_at", "inspection_finished_at"},
 	uuid: func(n *store.Node) *string { return &n.UUID },
 	vals: func(n *store.Node) []any {
 		var provUpdated any
@@ -33,7 +33,7 @@ var nodes = &entity[store.Node]{
 			n.LastError, n.Maintenance, n.MaintenanceReason, n.Fault,
 			nil, nil, nil, int64(0), // a new node is never reserved
 			jsonArg(n.InstanceInfo), jsonArg(n.Properties), jsonArg(n.Extra), n.AgentGroup, n.ResourceClass, n.Description,
-			jsonArg(n.Interfaces), jsonArg(n.TargetRAIDConfig), int64(1)}
+			jsonArg(n.Interfaces), jsonArg(n.TargetRAIDConfig), microsArg(n.InspectionStartedAt), microsArg(n.InspectionFinishedAt), int64(1)}
 	},
 	// NOT NULL columns scan into plain pointers: pgx plans a scan into a
 	// sql.Scanner anew for every row, which on the lock's hot path (a node
@@ -44,7 +44,7 @@ var nodes = &entity[store.Node]{
 			&n.LastError, &n.Maintenance, &n.MaintenanceReason, &n.Fault,
 			text{&n.Reservation}, text{&n.ReservationPurpose}, nullMicros{&n.ReservedAt}, &n.LockToken,
 			object{&n.InstanceInfo}, object{&n.Properties}, object{&n.Extra}, &n.AgentGroup, &n.ResourceClass, &n.Description,
-			object{&n.Interfaces}, object{&n.TargetRAIDConfig}, &n.Version,
+			object{&n.Interfaces}, object{&n.TargetRAIDConfig}, nullMicros{&n.InspectionStartedAt}, nullMicros{&n.InspectionFinishedAt}, &n.Version,
 			micros{&n.CreatedAt}, micros{&n.UpdatedAt}}
 	},
 	sortKeys: map[string]string{
