@@ -63,6 +63,11 @@ type serveConfig struct {
 
 	inspectAddPorts  string
 	inspectOverwrite bool
+
+	// Driver tuning per site (docs/drivers.md).
+	ipmiMinInterval    time.Duration
+	redfishMaxRequests int
+	powerTimeout       time.Duration
 }
 
 func newServeCmd() *cobra.Command {
@@ -108,6 +113,9 @@ func newServeCmd() *cobra.Command {
 	f.DurationVar(&c.syncTimeout, "sync-timeout", powersync.DefaultCallTimeout, "power-state sync: how long one BMC read may take")
 	f.BoolVar(&c.forcePowerState, "force-power-state", false, "power-state sync: power a node back to its recorded state instead of recording the BMC's")
 	f.IntVar(&c.syncMaxFailures, "sync-max-failures", powersync.DefaultMaxFailures, "power-state sync: consecutive failed cycles after which a node goes into maintenance (fault \"power failure\")")
+	f.DurationVar(&c.ipmiMinInterval, "ipmi-min-command-interval", ipmi.DefaultMinCommandInterval, "IPMI: least time between two commands to one BMC (Ironic's [ipmi]min_command_interval)")
+	f.IntVar(&c.redfishMaxRequests, "redfish-max-requests-per-bmc", redfish.DefaultMaxRequestsPerBMC, "Redfish: requests in flight to one BMC at once")
+	f.DurationVar(&c.powerTimeout, "power-timeout", ipmi.DefaultPowerTimeout, "how long a power action waits for the BMC to reach the target state (IPMI and Redfish)")
 	f.StringVar(&c.authStrategy, "auth-strategy", "noauth", "API authentication: noauth (loopback listen addresses only) or http_basic (with --htpasswd)")
 	f.StringVar(&c.htpasswd, "htpasswd", "", "htpasswd file of bcrypt hashes (htpasswd -B) for --auth-strategy http_basic")
 	f.BoolVar(&c.allowRemoteNoauth, "allow-remote-noauth", false, "serve without authentication on a non-loopback address (anyone who reaches it controls every BMC)")
@@ -154,7 +162,9 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 	}
 	defer db.Close()
 
-	reg, err := drivers.NewRegistry(fake.New(), fake.NewHardware(), redfish.New(redfish.Options{Logger: log}), ipmi.New(ipmi.Config{Logger: log}))
+	reg, err := drivers.NewRegistry(fake.New(), fake.NewHardware(),
+		redfish.New(redfish.Options{Logger: log, MaxRequestsPerBMC: c.redfishMaxRequests, PowerTimeout: c.powerTimeout}),
+		ipmi.New(ipmi.Config{Logger: log, MinCommandInterval: c.ipmiMinInterval, PowerTimeout: c.powerTimeout}))
 	if err != nil {
 		return err
 	}

@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/bmc-toolbox/bmclib/v2/providers/ipmitool"
-
 	"github.com/bmc-agent/bmc-agent/drivers"
 )
 
@@ -39,10 +37,11 @@ func (d *Driver) SupportedBootDevices(ctx context.Context, n drivers.Node) ([]dr
 	return out, nil
 }
 
-// SetBootDevice implements drivers.BootDeviceSetter with bmclib's
-// `chassis bootdev DEVICE options=persistent,efiboot`: persistent when
-// opts.Persistent, the EFI bit when opts.Mode is uefi (a legacy boot
-// otherwise). Idempotent.
+// SetBootDevice implements drivers.BootDeviceSetter with
+// `chassis bootdev DEVICE options=persistent,efiboot` (as bmclib sends it):
+// persistent when opts.Persistent, the EFI bit when opts.Mode is uefi (a
+// legacy boot otherwise), then reads the flags back (two ipmitool runs).
+// Idempotent.
 func (d *Driver) SetBootDevice(ctx context.Context, n drivers.Node, dev drivers.BootDevice, opts drivers.BootOptions) error {
 	b, err := d.bmcOf(n, drivers.ManagementInterface)
 	if err != nil {
@@ -54,13 +53,42 @@ func (d *Driver) SetBootDevice(ctx context.Context, n drivers.Node, dev drivers.
 		return &drivers.DriverError{Driver: Name, Op: op, BMC: b.addr(),
 			Err: fmt.Errorf("%w: IPMI cannot select boot device %q", drivers.ErrInvalidArgument, dev)}
 	}
-	return d.command(ctx, b, op, func(ctx context.Context, c *ipmitool.Conn) error {
-		ok, err := c.BootDeviceSet(ctx, bootDevices[i].word, opts.Persistent, opts.Mode == drivers.BootModeUEFI)
-		if err == nil && !ok {
-			return &cmdError{kind: drivers.ErrBMCFailed, msg: "the BMC did not confirm the boot device"}
-		}
+	args := []string{"chassis", "bootdev", bootDevices[i].word}
+	var flags []string
+	if opts.Persistent {
+		flags = append(flags, "persistent")
+	}
+	if opts.Mode == drivers.BootModeUEFI {
+		flags = append(flags, "efiboot")
+	}
+	if len(flags) > 0 {
+		args = append(args, "options="+strings.Join(flags, ","))
+	}
+	if _, err := d.raw(ctx, b, op, args...); err != nil {
 		return err
-	})
+	}
+	// Read back: a BMC that answers success without storing the flags is
+	// an error, not a boot from the wrong device later.
+	st, err := d.BootDevice(ctx, n)
+	if err != nil {
+		return err
+	}
+	if st.Device != dev || st.Persistent != nil && *st.Persistent != opts.Persistent {
+		return &drivers.DriverError{Driver: Name, Op: op, BMC: b.addr(), Err: &cmdError{kind: drivers.ErrBMCFailed,
+			msg: fmt.Sprintf("the BMC accepted boot device %s but reads %s", dev, describeBoot(st))}}
+	}
+	return nil
+}
+
+func describeBoot(st drivers.BootDeviceStatus) string {
+	s := string(st.Device)
+	if s == "" {
+		s = "no device"
+	}
+	if st.Persistent != nil && *st.Persistent {
+		s += " (persistent)"
+	}
+	return s
 }
 
 // BootDevice implements drivers.BootDeviceGetter: `chassis bootparam get 5`

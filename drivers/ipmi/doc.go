@@ -1,13 +1,16 @@
 // Package ipmi is the IPMI driver: power, boot device and NMI over IPMI v2.0
-// (RMCP+, ipmitool's lanplus interface) through bmclib's ipmitool provider,
-// so ipmitool is a runtime dependency.
+// (RMCP+, ipmitool's lanplus interface), running ipmitool the way bmclib's
+// ipmitool provider does, so ipmitool is a runtime dependency. The driver
+// runs it itself (run.go) rather than through bmclib so that each run is
+// bounded and killed with its process group, counted (Stats.Runs), and
+// tries cipher suite 17 before 3.
 //
 // # driver_info
 //
 // Ironic's names: ipmi_address (a host, or ipmi://host[:port]), ipmi_port
 // (default 623), ipmi_username, ipmi_password, ipmi_priv_level
-// (ADMINISTRATOR only), ipmi_cipher_suite (1-17; unset, bmclib tries 3 then
-// 17), ipmi_protocol_version ("2.0" only) and ipmi_interface ("lanplus"
+// (ADMINISTRATOR only), ipmi_cipher_suite (1-17; unset, the driver tries 17, then
+// 3, and keeps the one that worked for the BMC), ipmi_protocol_version ("2.0" only) and ipmi_interface ("lanplus"
 // only). Validate reports every problem at once without I/O, and refuses
 // values that ipmitool could read as options (a leading '-', control
 // characters, spaces).
@@ -17,24 +20,26 @@
 // Every BMC command passes through one gate per BMC address: commands to
 // one BMC never overlap, and at least Config.MinCommandInterval separates
 // the end of one from the start of the next (Ironic's
-// min_command_interval). A command is one bmclib call, bounded by
-// Config.CommandTimeout; bmclib's own state checks (it reads the power state
-// before powering on or off) run inside that call, back to back. Failures
-// where the BMC said it did not act (node busy, out of sessions,
-// initialising) are retried Config.Retries times; timeouts, refused logins
-// and rejected requests are not.
+// min_command_interval). A command is one ipmitool run, bounded by
+// Config.CommandTimeout, after which ipmitool is killed with its process
+// group. Power on/off reads the state first and does nothing where the node
+// is already there (one run), else acts and polls (three runs); a boot
+// device change is read back (two runs) and a BMC that answers success
+// without storing it is an error. Failures where the BMC said it did not act
+// (node busy, out of sessions, initialising: Ironic's
+// IPMITOOL_RETRYABLE_FAILURES) are retried Config.Retries times; timeouts,
+// refused logins and rejected requests are not.
 //
 // ipmitool tells a refused login and a silent BMC apart only with -v, which
-// bmclib does not pass. When a session cannot be established, the driver
+// the driver does not pass (as bmclib). When a session cannot be established, the driver
 // sends the BMC one Get Channel Authentication Capabilities datagram, which
 // needs no login: an answer makes the failure drivers.ErrBMCAuth, silence
 // drivers.ErrBMCUnreachable.
 //
 // # The password
 //
-// bmclib runs ipmitool with -E and the password in IPMITOOL_PASSWORD, an
-// environment holding nothing else; the driver's own ipmitool runs (the boot
-// flags, which bmclib cannot read) do the same. The password is therefore
+// The driver runs ipmitool with -E and the password in IPMITOOL_PASSWORD,
+// an environment holding nothing else, as bmclib does. The password is therefore
 // never on a command line (ps, /proc/PID/cmdline), though the process's
 // environment is readable by its own user and root, as with any password
 // handed to a child process. It never appears in errors or logs.

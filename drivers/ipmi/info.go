@@ -25,11 +25,11 @@ const (
 	// ipmitool through its environment, never on its command line.
 	InfoPassword = "ipmi_password"
 	// InfoPrivLevel is the session privilege level. Only ADMINISTRATOR, the
-	// level ipmitool asks for by default, can be honoured: bmclib's provider
-	// passes no -L.
+	// level ipmitool asks for by default, can be honoured: the driver, like
+	// bmclib's provider, passes no -L.
 	InfoPrivLevel = "ipmi_priv_level"
-	// InfoCipherSuite pins the RMCP+ cipher suite (1-17). Without it,
-	// bmclib tries suite 3, then 17.
+	// InfoCipherSuite pins the RMCP+ cipher suite (1-17). Without it, the
+	// driver tries suite 17, then 3, and keeps the one that worked.
 	InfoCipherSuite = "ipmi_cipher_suite"
 	// InfoProtocolVersion is the IPMI version: only "2.0" (lanplus).
 	InfoProtocolVersion = "ipmi_protocol_version"
@@ -54,7 +54,7 @@ type bmc struct {
 	port     int
 	user     string
 	password string
-	// cipher is "" (bmclib tries 3, then 17) or the pinned suite.
+	// cipher is "" (17, then 3) or the pinned suite.
 	cipher string
 }
 

@@ -2,6 +2,8 @@ package ipmi
 
 import (
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bmc-agent/bmc-agent/drivers"
@@ -65,10 +67,22 @@ type Config struct {
 // concurrent use; commands to one BMC are serialised and spaced by
 // Config.MinCommandInterval, commands to different BMCs run in parallel.
 type Driver struct {
-	cfg   Config
-	log   *slog.Logger
-	gates *gates
+	cfg    Config
+	log    *slog.Logger
+	gates  *gates
+	runs   atomic.Uint64 // ipmitool processes started
+	suites sync.Map      // BMC address -> the cipher suite that worked
 }
+
+// Stats are counters of the driver's work since New.
+type Stats struct {
+	// Runs counts the ipmitool processes started, retries included: the
+	// cost of an operation is the difference across it.
+	Runs uint64
+}
+
+// Stats returns the driver's counters.
+func (d *Driver) Stats() Stats { return Stats{Runs: d.runs.Load()} }
 
 // New returns an IPMI driver. It does not look for ipmitool yet: a missing
 // ipmitool fails the calls, not the agent's start.

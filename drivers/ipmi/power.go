@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bmc-toolbox/bmclib/v2/providers/ipmitool"
-
 	"github.com/bmc-agent/bmc-agent/drivers"
 )
 
@@ -24,20 +22,14 @@ func (d *Driver) PowerState(ctx context.Context, n drivers.Node) (drivers.PowerS
 }
 
 func (d *Driver) powerState(ctx context.Context, b bmc) (drivers.PowerState, error) {
-	var st drivers.PowerState
-	err := d.command(ctx, b, "get power state", func(ctx context.Context, c *ipmitool.Conn) error {
-		out, err := c.PowerStateGet(ctx)
-		if err != nil {
-			return err
-		}
-		st = parsePower(out)
-		if st == drivers.PowerError {
-			return &cmdError{kind: drivers.ErrBMCFailed, msg: fmt.Sprintf("unexpected power status %q", oneLine(out))}
-		}
-		return nil
-	})
+	out, err := d.raw(ctx, b, "get power state", "chassis", "power", "status")
 	if err != nil {
 		return drivers.NoPowerState, err
+	}
+	st := parsePower(out)
+	if st == drivers.PowerError {
+		return drivers.NoPowerState, &drivers.DriverError{Driver: Name, Op: "get power state", BMC: b.addr(),
+			Err: &cmdError{kind: drivers.ErrBMCFailed, msg: fmt.Sprintf("unexpected power status %q", oneLine(out))}}
 	}
 	return st, nil
 }
@@ -60,9 +52,10 @@ func (d *Driver) SupportedPowerActions(ctx context.Context, n drivers.Node) ([]d
 
 // SetPowerState implements drivers.PowerSetter.
 //
-//   - power on, power off, soft power off: bmclib reads the state first and
-//     does nothing if the node is already there, then `chassis power
-//     on|off|soft`;
+//   - power on, power off, soft power off: the state is read first, as
+//     bmclib does, and a node already there gets no BMC action (one
+//     ipmitool run); otherwise `chassis power on|off|soft` and the wait
+//     (three runs when the first poll finds the target state);
 //   - rebooting: a node that is off is powered on; one that is on gets
 //     `chassis power cycle`, or `chassis power reset` where the BMC refuses
 //     a cycle;
@@ -98,7 +91,10 @@ func (d *Driver) SetPowerState(ctx context.Context, n drivers.Node, action drive
 			return err
 		}
 		if st == drivers.PowerOff {
-			return d.powerAndWait(ctx, b, "on", drivers.PowerOn, timeout)
+			if err := d.setPower(ctx, b, "on"); err != nil {
+				return err
+			}
+			return d.waitFor(ctx, b, drivers.PowerOn, timeout)
 		}
 		err = d.setPower(ctx, b, "cycle")
 		if errors.Is(err, drivers.ErrBMCRejected) {
@@ -115,22 +111,29 @@ func (d *Driver) SetPowerState(ctx context.Context, n drivers.Node, action drive
 }
 
 func (d *Driver) powerAndWait(ctx context.Context, b bmc, word string, target drivers.PowerState, timeout time.Duration) error {
+	st, err := d.powerState(ctx, b)
+	if err != nil {
+		return err
+	}
+	if st == target {
+		return nil
+	}
 	if err := d.setPower(ctx, b, word); err != nil {
 		return err
 	}
 	return d.waitFor(ctx, b, target, timeout)
 }
 
-// setPower sends one of bmclib's IPMI power words: on, off, soft, cycle,
-// reset (bmclib's words; Redfish swaps the meaning of the last two).
+// setPower sends one of ipmitool's chassis power words: on, off, soft,
+// cycle, reset. A BMC that answers success without acting is found by the
+// wait that follows, which reads the state back (a PowerTimeoutError).
 func (d *Driver) setPower(ctx context.Context, b bmc, word string) error {
-	return d.command(ctx, b, "set power "+word, func(ctx context.Context, c *ipmitool.Conn) error {
-		ok, err := c.PowerSet(ctx, word)
-		if err == nil && !ok {
-			return &cmdError{kind: drivers.ErrBMCFailed, msg: "the BMC did not confirm power " + word}
-		}
-		return err
-	})
+	out, err := d.raw(ctx, b, "set power "+word, "chassis", "power", word)
+	if err == nil && !strings.Contains(out, "Chassis Power Control") {
+		return &drivers.DriverError{Driver: Name, Op: "set power " + word, BMC: b.addr(),
+			Err: &cmdError{kind: drivers.ErrBMCFailed, msg: fmt.Sprintf("the BMC did not confirm power %s: %q", word, oneLine(out))}}
+	}
+	return err
 }
 
 // waitFor polls the power state until it is target or timeout has passed.
@@ -187,7 +190,6 @@ func (d *Driver) InjectNMI(ctx context.Context, n drivers.Node) error {
 	if err != nil {
 		return err
 	}
-	return d.command(ctx, b, "inject NMI", func(ctx context.Context, c *ipmitool.Conn) error {
-		return c.SendNMI(ctx)
-	})
+	_, err = d.raw(ctx, b, "inject NMI", "chassis", "power", "diag")
+	return err
 }

@@ -8,10 +8,8 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
-
-	"github.com/bmc-toolbox/bmclib/v2/providers/ipmitool"
-	"github.com/go-logr/logr"
 
 	"github.com/bmc-agent/bmc-agent/drivers"
 )
@@ -34,29 +32,6 @@ func (e *cmdError) Error() string {
 }
 
 func (e *cmdError) Unwrap() error { return e.kind }
-
-// command runs fn as one BMC command for the operation op: through the
-// BMC's gate, bounded by the command timeout, with a fresh bmclib ipmitool
-// provider (bmclib's clients are not safe to share), and retried while it
-// fails transiently. The error is a *drivers.DriverError.
-func (d *Driver) command(ctx context.Context, b bmc, op string, fn func(ctx context.Context, c *ipmitool.Conn) error) error {
-	return d.attempts(ctx, b, op, func(ctx context.Context) error {
-		path, err := d.ipmitoolPath()
-		if err != nil {
-			return err
-		}
-		conn, err := ipmitool.New(b.host, b.user, b.password,
-			ipmitool.WithPort(strconv.Itoa(b.port)),
-			ipmitool.WithCipherSuite(b.cipher),
-			ipmitool.WithIpmitoolPath(path),
-			ipmitool.WithLogger(logr.Discard()))
-		if err != nil {
-			return fmt.Errorf("ipmitool: %w", err)
-		}
-		defer conn.Close(ctx)
-		return fn(ctx, conn)
-	})
-}
 
 // attempts runs one gated, timed command and retries it while it fails
 // transiently, up to Config.Retries times.
@@ -120,6 +95,11 @@ func (d *Driver) classify(ctx, cctx context.Context, b bmc, err error) error {
 	case errors.Is(ctx.Err(), context.Canceled):
 		return ctx.Err()
 	case cctx.Err() != nil:
+		// Over UDP a silent BMC and a hung one look alike; the
+		// sessionless probe tells them apart.
+		if ctx.Err() == nil && !d.answers(ctx, b) {
+			return &cmdError{kind: drivers.ErrBMCUnreachable, msg: "no answer in time, not even to a request that needs no session"}
+		}
 		return &cmdError{kind: drivers.ErrBMCTimeout, msg: "no answer in time"}
 	case errors.Is(err, exec.ErrNotFound):
 		return err
@@ -240,9 +220,20 @@ func checksum(b []byte) byte {
 	return -s
 }
 
-// raw runs `ipmitool ARGS command...` itself, for what bmclib's provider
-// cannot ask (the boot flags), the way bmclib does: lanplus, the password in
-// the environment only (-E), cipher suite 3 then 17 unless one is pinned.
+// raw runs `ipmitool -I lanplus ... command...` as one BMC command for
+// the operation op: through the BMC's gate, bounded by the command timeout,
+// retried while it fails transiently (attempts). It is the driver's only way
+// to the BMC, so that every run is counted (Stats) and bounded:
+//
+//   - the password is in IPMITOOL_PASSWORD with -E, never on the command
+//     line, as bmclib's ipmitool provider does;
+//   - ipmitool runs in its own process group, killed whole when the command
+//     times out or the caller gives up, as Ironic kills a hung ipmitool
+//     (ironic/drivers/modules/ipmitool.py, kill_on_timeout);
+//   - without a pinned ipmi_cipher_suite it tries suite 17 first, then 3,
+//     and keeps the one that worked for the BMC, so later commands cost one
+//     run (Ironic's ipmi_cipher_suite help: "17 is preferred"; its
+//     choose_cipher_suite starts from the strongest).
 func (d *Driver) raw(ctx context.Context, b bmc, op string, command ...string) (string, error) {
 	var out string
 	err := d.attempts(ctx, b, op, func(ctx context.Context) error {
@@ -250,26 +241,55 @@ func (d *Driver) raw(ctx context.Context, b bmc, op string, command ...string) (
 		if err != nil {
 			return err
 		}
-		ciphers := []string{"3", "17"}
-		if b.cipher != "" {
-			ciphers = []string{b.cipher}
-		}
-		for _, cs := range ciphers {
-			args := []string{"-I", "lanplus", "-U", b.user, "-E", "-N", "5",
-				"-H", b.host, "-p", strconv.Itoa(b.port), "-C", cs}
-			cmd := exec.CommandContext(ctx, path, append(args, command...)...)
-			cmd.Env = []string{"IPMITOOL_PASSWORD=" + b.password}
-			var o []byte
-			o, err = cmd.CombinedOutput()
-			out = string(o)
-			if err == nil || ctx.Err() != nil {
+		ciphers := d.ciphers(b)
+		for i, cs := range ciphers {
+			out, err = d.exec(ctx, path, b, cs, command)
+			if err == nil {
+				d.remember(b, cs)
+				return nil
+			}
+			// Another suite only where the session could not be set up.
+			if ctx.Err() != nil || i == len(ciphers)-1 || !strings.Contains(err.Error(), "Unable to establish") {
 				break
 			}
 		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", strings.TrimSpace(out), err)
-		}
-		return nil
+		return err
 	})
 	return out, err
+}
+
+// exec runs ipmitool once, in its own process group.
+func (d *Driver) exec(ctx context.Context, path string, b bmc, cipher string, command []string) (string, error) {
+	args := []string{"-I", "lanplus", "-U", b.user, "-E", "-N", "2", "-R", "3",
+		"-H", b.host, "-p", strconv.Itoa(b.port), "-C", cipher}
+	cmd := exec.CommandContext(ctx, path, append(args, command...)...)
+	cmd.Env = []string{"IPMITOOL_PASSWORD=" + b.password}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = time.Second // output pipes held by a stray child do not hold the call
+	d.runs.Add(1)
+	o, err := cmd.CombinedOutput()
+	out := string(o)
+	if err != nil {
+		return out, fmt.Errorf("%s: %w", strings.TrimSpace(out), err)
+	}
+	return out, nil
+}
+
+// ciphers are the suites to try on b, in order.
+func (d *Driver) ciphers(b bmc) []string {
+	if b.cipher != "" {
+		return []string{b.cipher}
+	}
+	if v, ok := d.suites.Load(b.addr()); ok {
+		return []string{v.(string)}
+	}
+	return []string{"17", "3"}
+}
+
+// remember keeps the suite that worked on an unpinned BMC.
+func (d *Driver) remember(b bmc, cs string) {
+	if b.cipher == "" {
+		d.suites.Store(b.addr(), cs)
+	}
 }

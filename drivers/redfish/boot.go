@@ -2,8 +2,6 @@ package redfish
 
 import (
 	"context"
-	"errors"
-	"net/http"
 	"slices"
 
 	"github.com/stmcginnis/gofish/redfish"
@@ -28,7 +26,13 @@ var bootModes = map[drivers.BootMode]redfish.BootSourceOverrideMode{
 	drivers.BootModeBIOS: redfish.LegacyBootSourceOverrideMode,
 }
 
+// usbCd is the target some BMCs boot their virtual CD as (Supermicro).
+const usbCd redfish.BootSourceOverrideTarget = "UsbCd"
+
 func deviceOf(t redfish.BootSourceOverrideTarget) drivers.BootDevice {
+	if t == usbCd {
+		return drivers.BootCDROM
+	}
 	for dev, tt := range bootTargets {
 		if tt == t {
 			return dev
@@ -60,6 +64,13 @@ func (d *Driver) BootDevice(ctx context.Context, n drivers.Node) (drivers.BootDe
 		if s.Boot.BootSourceOverrideEnabled != redfish.DisabledBootSourceOverrideEnabled {
 			st.Device = deviceOf(s.Boot.BootSourceOverrideTarget)
 		}
+		if p, _ := cl.systemPath(); p != "" {
+			if c, ok := cl.sticky(p); ok {
+				// Persistent as far as the agent's power ons go (bootonce.go).
+				persistent = true
+				st = drivers.BootDeviceStatus{Device: deviceOf(c.Target), Persistent: &persistent}
+			}
+		}
 		return nil
 	})
 	return st, err
@@ -86,9 +97,11 @@ func (d *Driver) SupportedBootDevices(ctx context.Context, n drivers.Node) ([]dr
 }
 
 // SetBootDevice implements drivers.BootDeviceSetter: a PATCH of the
-// system's Boot override (target, Once or Continuous, and the mode if asked)
-// with If-Match of the ETag just read; a stale ETag (412) is read again and
-// the PATCH retried once. A system that already has the override gets no
+// system's Boot override (target, Once or Continuous, and the mode if asked),
+// sent and confirmed as setBoot describes. The virtual CD is asked for as
+// UsbCd where the system allows UsbCd (quirks.go); a persistent override on
+// a system that refuses Continuous is a Once override re-applied before each
+// power on (bootonce.go). A system that already has the override gets no
 // PATCH. Mutating; idempotent.
 func (d *Driver) SetBootDevice(ctx context.Context, n drivers.Node, dev drivers.BootDevice, opts drivers.BootOptions) error {
 	return d.run(ctx, n, drivers.ManagementInterface, "set boot device to "+string(dev), func(cl *call) error {
@@ -100,26 +113,63 @@ func (d *Driver) SetBootDevice(ctx context.Context, n drivers.Node, dev drivers.
 		if opts.Persistent {
 			enabled = redfish.ContinuousBootSourceOverrideEnabled
 		}
-		return cl.patchBoot(func(s *system) (redfish.Boot, bool, error) {
-			if len(s.boot.Targets) > 0 && !slices.Contains(s.boot.Targets, string(target)) {
-				return redfish.Boot{}, false, rejected("boot source %s is not among those the system allows %v", target, s.boot.Targets)
+		path, err := cl.systemPath()
+		if err != nil {
+			return err
+		}
+		build := cl.buildBoot(target, &enabled, opts.Mode)
+		var want bootChange
+		apply := func(s *system) (bootChange, error) {
+			if enabled == redfish.ContinuousBootSourceOverrideEnabled && s.refusesContinuous() {
+				enabled = redfish.OnceBootSourceOverrideEnabled // bootonce.go
 			}
-			if len(s.boot.Enabled) > 0 && !slices.Contains(s.boot.Enabled, string(enabled)) {
-				return redfish.Boot{}, false, rejected("override %s is not among those the system allows %v", enabled, s.boot.Enabled)
-			}
-			b := redfish.Boot{BootSourceOverrideTarget: target, BootSourceOverrideEnabled: enabled}
-			same := s.Boot.BootSourceOverrideTarget == target && s.Boot.BootSourceOverrideEnabled == enabled
-			if opts.Mode != drivers.NoBootMode {
-				m, err := s.checkMode(opts.Mode)
-				if err != nil {
-					return redfish.Boot{}, false, err
-				}
-				b.BootSourceOverrideMode = m
-				same = same && s.Boot.BootSourceOverrideMode == m
-			}
-			return b, !same, nil
-		})
+			c, err := build(s)
+			want = c
+			return c, err
+		}
+		err = cl.setBoot(apply)
+		if err != nil && enabled == redfish.ContinuousBootSourceOverrideEnabled && continuousRefused(err) {
+			enabled = redfish.OnceBootSourceOverrideEnabled
+			err = cl.setBoot(apply)
+		}
+		switch {
+		case err != nil:
+			return err
+		case opts.Persistent && want.Enabled == redfish.OnceBootSourceOverrideEnabled:
+			cl.note(behaviourOnceEachBoot)
+			cl.stick(path, want)
+		default:
+			cl.unstick(path)
+		}
+		return nil
 	})
+}
+
+// buildBoot returns the change that sets target with enabled (and mode) on
+// a system, checked against what the system allows.
+func (cl *call) buildBoot(target redfish.BootSourceOverrideTarget, enabled *redfish.BootSourceOverrideEnabled, mode drivers.BootMode) func(*system) (bootChange, error) {
+	return func(s *system) (bootChange, error) {
+		t := target
+		if t == redfish.CdBootSourceOverrideTarget && slices.Contains(s.boot.Targets, string(usbCd)) {
+			t = usbCd
+			cl.note(behaviourUsbCd)
+		}
+		if len(s.boot.Targets) > 0 && !slices.Contains(s.boot.Targets, string(t)) {
+			return bootChange{}, rejected("boot source %s is not among those the system allows %v", t, s.boot.Targets)
+		}
+		if len(s.boot.Enabled) > 0 && !slices.Contains(s.boot.Enabled, string(*enabled)) {
+			return bootChange{}, rejected("override %s is not among those the system allows %v", *enabled, s.boot.Enabled)
+		}
+		c := bootChange{Target: t, Enabled: *enabled}
+		if mode != drivers.NoBootMode {
+			m, err := s.checkMode(mode)
+			if err != nil {
+				return bootChange{}, err
+			}
+			c.Mode = m
+		}
+		return c, nil
+	}
 }
 
 // BootMode implements drivers.BootModeGetter: the system's
@@ -138,15 +188,13 @@ func (d *Driver) BootMode(ctx context.Context, n drivers.Node) (drivers.BootMode
 }
 
 // SetBootMode implements drivers.BootModeSetter with a PATCH of
-// BootSourceOverrideMode, where the system exposes it. Mutating; idempotent.
+// BootSourceOverrideMode, where the system exposes it, sent and confirmed as
+// setBoot describes. Mutating; idempotent.
 func (d *Driver) SetBootMode(ctx context.Context, n drivers.Node, mode drivers.BootMode) error {
 	return d.run(ctx, n, drivers.ManagementInterface, "set boot mode to "+string(mode), func(cl *call) error {
-		return cl.patchBoot(func(s *system) (redfish.Boot, bool, error) {
+		return cl.setBoot(func(s *system) (bootChange, error) {
 			m, err := s.checkMode(mode)
-			if err != nil {
-				return redfish.Boot{}, false, err
-			}
-			return redfish.Boot{BootSourceOverrideMode: m}, s.Boot.BootSourceOverrideMode != m, nil
+			return bootChange{Mode: m}, err
 		})
 	})
 }
@@ -164,27 +212,4 @@ func (s *system) checkMode(mode drivers.BootMode) (redfish.BootSourceOverrideMod
 		return "", rejected("boot mode %s is not among those the system allows %v", m, s.boot.Modes)
 	}
 	return m, nil
-}
-
-// patchBoot reads the system, asks build for the Boot change (and whether
-// one is needed), and PATCHes it with If-Match; on 412 it reads and tries
-// once more.
-func (cl *call) patchBoot(build func(*system) (redfish.Boot, bool, error)) error {
-	for attempt := 1; ; attempt++ {
-		s, err := cl.system()
-		if err != nil {
-			return err
-		}
-		b, needed, err := build(s)
-		if err != nil || !needed {
-			return err
-		}
-		s.DisableEtagMatch(false) // PATCH carries the ETag just read
-		err = s.SetBoot(b)
-		var re *ResponseError
-		if attempt == 1 && errors.As(err, &re) && re.Status == http.StatusPreconditionFailed {
-			continue
-		}
-		return err
-	}
 }

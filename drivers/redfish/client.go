@@ -46,6 +46,7 @@ type client struct {
 	system     string // the BMC's only system, once discovered
 	closed     bool
 	actionInfo map[string][]string // allowable values read from ActionInfo resources
+	sticky     sync.Map            // system path -> bootChange re-applied before each power on (bootonce.go)
 
 	inflight atomic.Int32
 	lastUsed atomic.Int64 // unix nanoseconds
@@ -188,7 +189,13 @@ func (c *client) login(cl *call, stale string) error {
 	if err == nil {
 		var resp *http.Response
 		body, _ := json.Marshal(map[string]string{"UserName": c.username, "Password": pw})
-		resp, err = cl.exchange(request{method: http.MethodPost, path: sessions, body: body, anon: true})
+		// A BMC at its session limit answers 503 until others log out:
+		// retried within the deadline (quirks.go).
+		err = cl.retrying(siteLogin, func(rc *call) error {
+			var e error
+			resp, e = rc.exchange(request{method: http.MethodPost, path: sessions, body: body, anon: true})
+			return e
+		})
 		if err == nil {
 			tok := resp.Header.Get("X-Auth-Token")
 			loc := resp.Header.Get("Location")
@@ -209,7 +216,7 @@ func (c *client) login(cl *call, stale string) error {
 	}
 	var re *ResponseError
 	if c.auth == AuthAuto && (errors.Is(err, errNoSession) ||
-		errors.As(err, &re) && re.Status != http.StatusUnauthorized && re.Status != http.StatusForbidden) {
+		errors.As(err, &re) && re.Status != http.StatusUnauthorized && re.Status != http.StatusForbidden && !reacts(siteLogin, err, retryLater)) {
 		c.d.log.Debug("redfish session service unusable, using HTTP Basic", "bmc", c.endpoint, "err", err)
 		c.mu.Lock()
 		c.basic = true

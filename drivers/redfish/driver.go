@@ -17,6 +17,9 @@ import (
 // Name is the name the driver registers under.
 const Name = "redfish"
 
+// DefaultMaxRequestsPerBMC is Options.MaxRequestsPerBMC's default.
+const DefaultMaxRequestsPerBMC = 4
+
 // Options tune the driver. The zero value gives the defaults documented on
 // each field.
 type Options struct {
@@ -46,7 +49,8 @@ type Options struct {
 	RetryBackoff time.Duration
 	// MaxRetryAfter caps the wait a Retry-After header can ask (default 30s).
 	MaxRetryAfter time.Duration
-	// MaxRequestsPerBMC bounds the requests in flight to one BMC (default 4).
+	// MaxRequestsPerBMC bounds the requests in flight to one BMC (default
+	// DefaultMaxRequestsPerBMC).
 	MaxRequestsPerBMC int
 	// IdleTimeout closes (logging out) the client of a BMC that no call
 	// used for that long (default 15m).
@@ -86,7 +90,7 @@ func (o Options) withDefaults() Options {
 		o.MaxRetries = 0
 	}
 	if o.MaxRequestsPerBMC <= 0 {
-		o.MaxRequestsPerBMC = 4
+		o.MaxRequestsPerBMC = DefaultMaxRequestsPerBMC
 	}
 	return o
 }
@@ -115,6 +119,7 @@ type Driver struct {
 	stats struct {
 		requests, retries, logins, logouts atomic.Uint64
 	}
+	fired sync.Map // behaviour name -> *atomic.Uint64 (quirks.go)
 }
 
 // New returns a Redfish driver with no clients yet: a BMC's client is made
@@ -163,6 +168,9 @@ type Stats struct {
 	Retries uint64
 	// Logins and Logouts count sessions created and deleted.
 	Logins, Logouts uint64
+	// Behaviours counts, by name, the BMC behaviours beyond the standard
+	// that the driver handled (quirks.go).
+	Behaviours map[string]uint64
 }
 
 // Stats returns the driver's counters.
@@ -176,6 +184,8 @@ func (d *Driver) Stats() Stats {
 		Retries:  d.stats.retries.Load(),
 		Logins:   d.stats.logins.Load(),
 		Logouts:  d.stats.logouts.Load(),
+
+		Behaviours: d.firedCounts(),
 	}
 }
 

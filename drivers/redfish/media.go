@@ -3,6 +3,7 @@ package redfish
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 
@@ -113,6 +114,9 @@ func (d *Driver) InsertMedia(ctx context.Context, n drivers.Node, req drivers.Me
 				fit = append(fit, vm)
 			}
 		}
+		if len(vms) == 0 {
+			return unsupported("the BMC reports no virtual media device")
+		}
 		if len(fit) == 0 {
 			return rejected("no virtual media device takes %s media (devices: %s)", req.Type, describe(vms))
 		}
@@ -142,29 +146,76 @@ func describe(vms []*redfish.VirtualMedia) string {
 	return strings.Join(parts, ", ")
 }
 
+// insert attaches req's image to vm: InsertMedia with Image, Inserted and
+// WriteProtected, again with Image alone where the BMC refuses those flags,
+// or a PATCH of the device where it has no InsertMedia action (quirks.go).
 func (cl *call) insert(vm *redfish.VirtualMedia, req drivers.MediaRequest) error {
-	if vm.SupportsMediaInsert {
-		vm.DisableEtagMatch(true)
-		return vm.InsertMediaConfig(redfish.VirtualMediaConfig{Image: req.Image, Inserted: true, WriteProtected: req.WriteProtected})
+	if !vm.SupportsMediaInsert {
+		cl.note(behaviourMediaPatch)
+		body := map[string]any{"Image": req.Image, "Inserted": true}
+		if req.WriteProtected {
+			body["WriteProtected"] = true
+		}
+		return cl.patch(vm.ODataID, body, "")
 	}
-	// Older BMCs (VirtualMedia before v1.2) take a PATCH of the device.
-	vm.Image, vm.Inserted = req.Image, true
+	target := actionTarget(vm, "VirtualMedia.InsertMedia")
+	body := map[string]any{"Image": req.Image, "Inserted": true}
 	if req.WriteProtected {
-		vm.WriteProtected = true
+		body["WriteProtected"] = true // else the BMC's default (Redfish: true)
 	}
-	return vm.Update()
+	_, err := cl.exchangeJSON(http.MethodPost, target, body)
+	if b, ok := react(siteInsert, err); ok && b.Do == insertBare {
+		cl.note(b.Name)
+		_, err = cl.exchangeJSON(http.MethodPost, target, map[string]any{"Image": req.Image})
+	}
+	return err
 }
 
+// eject detaches vm's image (EjectMedia with {}, or a PATCH where the device
+// has no action) and reads the device until Inserted is false: some BMCs
+// report the old state for a while (quirks.go).
 func (cl *call) eject(vm *redfish.VirtualMedia) error {
 	ec := cl.withContext(cl.ctx)
 	ec.idempotentPost = true // ejecting twice leaves the device empty, as once
-	vm.SetClient(ec)
+	var err error
 	if vm.SupportsMediaEject {
-		vm.DisableEtagMatch(true)
-		return vm.EjectMedia()
+		// Always {}: every BMC takes it and iLO answers 415 without a
+		// body (sushy release note fix-eject-media-empty-dict, 9bd1d6b).
+		_, err = ec.exchangeJSON(http.MethodPost, actionTarget(vm, "VirtualMedia.EjectMedia"), struct{}{})
+	} else {
+		ec.note(behaviourMediaPatch)
+		err = ec.patch(vm.ODataID, map[string]any{"Image": nil, "Inserted": false}, "")
 	}
-	vm.Image, vm.Inserted = "", false
-	return vm.Update()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := cl.settleDeadline()
+	defer cancel()
+	wc := cl.withContext(ctx)
+	interval, noted := cl.c.d.opts.PollInterval, false
+	for {
+		cur, err := redfish.GetVirtualMedia(wc, vm.ODataID)
+		if err != nil {
+			return err
+		}
+		if !cur.Inserted {
+			return nil
+		}
+		if !noted {
+			noted = true
+			cl.note(behaviourEjectWait)
+		}
+		if sleepCtx(ctx, interval) != nil {
+			return fmt.Errorf("%w: device %s still reads Inserted after EjectMedia", drivers.ErrBMCFailed, vm.ID)
+		}
+		interval = min(interval*3/2, cl.c.d.opts.MaxPollInterval)
+	}
+}
+
+// actionTarget returns the URI of one of a device's actions, which the
+// Redfish specification fixes as <resource>/Actions/<qualified name>.
+func actionTarget(vm *redfish.VirtualMedia, action string) string {
+	return strings.TrimSuffix(vm.ODataID, "/") + "/Actions/" + action
 }
 
 // EjectMedia implements drivers.MediaEjecter: every device of type t (all

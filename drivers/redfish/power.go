@@ -163,12 +163,20 @@ func (d *Driver) SetPowerState(ctx context.Context, n drivers.Node, action drive
 		wc := cl.withContext(wctx)
 		last := s.PowerState
 		for i, st := range steps {
-			if st.reset != "" {
-				rc := cl
-				if i > 0 {
-					rc = wc // a later step's reset shares the wait's deadline
+			if powersOn(st.reset) {
+				// A persistent boot device the BMC keeps only Once
+				// (bootonce.go) is set again before each boot.
+				if err := wc.reapplyOnce(); err != nil {
+					return err
 				}
-				if err := rc.doReset(s, allowed, st.reset); err != nil {
+			}
+			if st.reset != "" {
+				// A BMC still settling refuses the reset for a while
+				// (quirks.go): it is retried within the power timeout.
+				if err := wc.retrying(siteReset, func(rc *call) error { return rc.doReset(s, allowed, st.reset) }); err != nil {
+					if wctx.Err() != nil && i > 0 {
+						return &drivers.PowerTimeoutError{Target: powerOf(st.want), LastSeen: powerOf(last), Waited: time.Since(start).Round(time.Millisecond).String()}
+					}
 					return err
 				}
 			}
@@ -201,6 +209,9 @@ func (d *Driver) waitPower(wc *call, want, last redfish.PowerState, start time.T
 		last = s.PowerState
 		if last == want {
 			return s, last, nil
+		}
+		if interval == d.opts.PollInterval {
+			wc.note(behaviourStalePower) // re-read until it changes (quirks.go)
 		}
 		if err := sleepCtx(wc.ctx, interval); err != nil {
 			return nil, last, timedOut()

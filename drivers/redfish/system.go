@@ -28,6 +28,11 @@ type system struct {
 		Modes   []string `json:"BootSourceOverrideMode@Redfish.AllowableValues"`
 		Mode    *string  `json:"BootSourceOverrideMode"`
 	}
+	// etag is the @odata.etag the System was read with.
+	etag string
+	// settings is the System's @Redfish.Settings resource, where a BMC
+	// that refuses a Boot PATCH on the System takes it.
+	settings string
 }
 
 // systemPath returns the node's system: the one its driver_info names, or
@@ -77,11 +82,18 @@ func (cl *call) system() (*system, error) {
 		Actions struct {
 			Reset json.RawMessage `json:"#ComputerSystem.Reset"`
 		}
-		Boot json.RawMessage
+		Boot     json.RawMessage
+		ETag     string `json:"@odata.etag"`
+		Settings struct {
+			Object struct {
+				ID string `json:"@odata.id"`
+			} `json:"SettingsObject"`
+		} `json:"@Redfish.Settings"`
 	}
 	if err := json.Unmarshal(cs.RawData, &raw); err != nil {
 		return nil, err
 	}
+	s.etag, s.settings = raw.ETag, raw.Settings.Object.ID
 	if raw.Actions.Reset != nil {
 		if err := json.Unmarshal(raw.Actions.Reset, &s.reset); err != nil {
 			return nil, err
