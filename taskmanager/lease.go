@@ -131,5 +131,9 @@ func (t *Task) leaseGuard(ctx context.Context, c drivers.Call, next func(context
 	}
 	ctx, cancel := t.leaseContext(ctx)
 	defer cancel()
-	return next(ctx)
+	// The check above can be stale by the time the driver writes to the
+	// BMC (after its own reads, or a process stopped in between; the
+	// lease's context is cancelled by a timer that may not have run yet
+	// after a SIGCONT): the driver checks again right before it sends.
+	return next(drivers.WithPreflight(ctx, t.checkLease))
 }

@@ -262,6 +262,11 @@ func (d *Driver) raw(ctx context.Context, b bmc, op string, command ...string) (
 func (d *Driver) exec(ctx context.Context, path string, b bmc, cipher string, command []string) (string, error) {
 	args := []string{"-I", "lanplus", "-U", b.user, "-E", "-N", "2", "-R", "3",
 		"-H", b.host, "-p", strconv.Itoa(b.port), "-C", cipher}
+	// The last instant to find that the task may no longer act
+	// (drivers.Preflight): nothing has been run.
+	if err := drivers.Preflight(ctx); err != nil {
+		return "", fmt.Errorf("ipmitool %s not run: %w", strings.Join(command, " "), err)
+	}
 	cmd := exec.CommandContext(ctx, path, append(args, command...)...)
 	cmd.Env = []string{"IPMITOOL_PASSWORD=" + b.password}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

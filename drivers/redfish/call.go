@@ -168,6 +168,13 @@ func (cl *call) send(r request, idempotent bool) (resp *http.Response, token str
 		h.Set(authName, authValue)
 	}
 
+	if r.method != http.MethodGet && r.method != http.MethodHead {
+		// The last instant to find that the task may no longer act
+		// (drivers.Preflight): nothing has been sent.
+		if err := drivers.Preflight(cl.ctx); err != nil {
+			return nil, token, retryAdvice{}, fmt.Errorf("%s %s not sent: %w", r.method, r.path, err)
+		}
+	}
 	d.stats.requests.Add(1)
 	hr, err := c.hc.Do(req)
 	var b []byte
