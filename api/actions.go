@@ -460,14 +460,38 @@ func (a *API) validateNode(w http.ResponseWriter, r *http.Request) error {
 		out["power"] = verdict(power)
 		out["inspect"] = verdict(power)
 		out["management"] = verdict(d.Validate(drivers.ManagementInterface))
-		out["boot"] = verdict(d.Validate(drivers.VMediaInterface))
-		out["deploy"] = verdict(deployProblem(t.Node()))
+		boot := d.Validate(drivers.VMediaInterface)
+		if boot == nil && power == nil {
+			boot = hasVirtualMedia(ctx, d)
+		}
+		out["boot"] = verdict(boot)
+		deploy := deployProblem(t.Node())
+		if deploy == nil && boot != nil && !fakeDeploy(t.Node()) {
+			deploy = boot // the ramdisk deploy boots from virtual media
+		}
+		out["deploy"] = verdict(deploy)
 		return nil
 	})
 	if err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, out)
+}
+
+// hasVirtualMedia reads the BMC's virtual media devices: the agent boots its
+// deploy ramdisks from virtual media, so a BMC that offers none (OpenBMC;
+// see simulator/profile.go) is reported here, before any operation starts,
+// rather than when a deploy tries to insert its image. A BMC that does not
+// answer is not a verdict on its virtual media: the power check reports it.
+func hasVirtualMedia(ctx context.Context, d *drivers.Handle) error {
+	media, err := d.Media(ctx)
+	switch {
+	case errors.Is(err, drivers.ErrUnsupported):
+		return err
+	case err == nil && len(media) == 0:
+		return fmt.Errorf("%w: the BMC reports no virtual media device, and the agent boots deploy ramdisks from virtual media", drivers.ErrUnsupported)
+	}
+	return nil
 }
 
 // checkBMC logs in to the BMC: the driver's Check, or a power state read for

@@ -182,6 +182,12 @@ func runMatrix(t *testing.T, e *env, c *gophercloud.ServiceClient, rf *redfish.D
 	if err == nil && (!val.Power.Result || !val.Management.Result) {
 		err = fmt.Errorf("validate: %+v", val)
 	}
+	// A BMC without virtual media is found by validate, before any
+	// operation starts: the agent deploys from virtual media.
+	if noMedia := matrixUnsupported[profile]["vmedia attach"] != ""; err == nil &&
+		(val.Boot.Result == noMedia || noMedia && !strings.Contains(val.Boot.Reason, "no virtual media")) {
+		err = fmt.Errorf("validate boot: %+v", val.Boot)
+	}
 	done("validate", err, ok)
 
 	power := func(op string, target nodes.TargetPowerState, want simulator.PowerState) {
