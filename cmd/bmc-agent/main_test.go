@@ -150,3 +150,19 @@ func TestServeFlagsDocumented(t *testing.T) {
 		}
 	})
 }
+
+// Every `node` subcommand is in docs/cli.md's list of commands.
+func TestNodeCommandsDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/cli.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range newNodeCmd().Commands() {
+		if c.Hidden {
+			continue
+		}
+		if !regexp.MustCompile(`(?m)^bmc-agent node (\S+\|)*` + regexp.QuoteMeta(c.Name()) + `[ |]`).Match(doc) {
+			t.Errorf("bmc-agent node %s is not in docs/cli.md", c.Name())
+		}
+	}
+}
