@@ -82,11 +82,12 @@ func (a *API) inspect(ctx context.Context, t *taskmanager.Task) (err error) {
 	// The inventory and the ports are written beside the node, not by
 	// the task's fenced Save: each write first checks that the task still
 	// holds the node, so that a task whose lock was swept (or whose agent
-	// lost its lease) while it read the BMC writes nothing.
+	// lost its lease) while it read the BMC writes nothing. The inventory's
+	// write is conditional on the lock in its own statement too.
 	if err := t.Held(ctx); err != nil {
 		return err
 	}
-	if err := invs.SaveInventory(ctx, &store.NodeInventory{NodeUUID: n.UUID, Inventory: doc, PluginData: store.JSON{}}); err != nil {
+	if err := invs.SaveInventoryHeld(ctx, &store.NodeInventory{NodeUUID: n.UUID, Inventory: doc, PluginData: store.JSON{}}, t.LockLease()); err != nil {
 		return err
 	}
 	if err := a.addPorts(ctx, t, inv); err != nil {
