@@ -71,9 +71,15 @@ type API struct {
 	drivers          []field[driverView]
 	// ifaces caches interfaces() per registered driver.
 	ifaces sync.Map
-	// patterns are the registered paths, for the test that docs/openapi.yaml
-	// describes each.
-	patterns []string
+	// patterns are the registered paths and their methods, for the test
+	// that docs/openapi.yaml describes each.
+	patterns []served
+}
+
+// served is a registered path and its methods.
+type served struct {
+	pattern string
+	methods []string
 }
 
 // handler is an API endpoint: an error it returns is the answer.
@@ -186,13 +192,13 @@ func (a *API) routes() {
 // handle registers a /v1 path: the version is negotiated, a path newer than
 // the requested version is unknown, and a method the path lacks is 405.
 func (a *API) handle(pattern string, since int, methods map[string]handler) {
-	a.patterns = append(a.patterns, pattern)
 	rt := route{since: since, methods: a.groupGuard(pattern, methods)}
 	allow := make([]string, 0, len(methods))
 	for m := range methods {
 		allow = append(allow, m)
 	}
 	slices.Sort(allow)
+	a.patterns = append(a.patterns, served{pattern, allow})
 	serve := func(w http.ResponseWriter, r *http.Request) {
 		r, err := a.versioned(w, r)
 		if err == nil && !versionOf(r).atLeast(rt.since) {

@@ -13,8 +13,9 @@ import (
 // operators pin nodes to the agents that can reach their BMC network, as
 // Ironic's hash ring maps a node only to conductors of its group
 // (ironic/conductor/rpcapi.py, get_conductor_for). Edits that only touch
-// the database (PATCH, DELETE, maintenance, ports) are accepted by any
-// agent, so a node can be moved to a group that has live agents from any
+// the database (PATCH, DELETE, maintenance, ports, states/raid, which only
+// records target_raid_config, and inventory, which reads the stored one)
+// are accepted by any agent, so a node can be moved to a group that has live agents from any
 // of them.
 var groupBound = []string{
 	"/v1/nodes/{node}/states/power",
@@ -26,6 +27,7 @@ var groupBound = []string{
 	"/v1/nodes/{node}/management/inject_nmi",
 	"/v1/nodes/{node}/vmedia",
 	"/v1/nodes/{node}/validate",
+	"/v1/nodes/{node}/firmware", // read from the BMC (listFirmware)
 }
 
 // groupGuard wraps the handlers of a group-bound route: a request for a

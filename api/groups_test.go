@@ -33,6 +33,7 @@ func TestGroupRefused(t *testing.T) {
 		{"POST", "/vmedia", `{"device_type": "CDROM", "image_url": "http://127.0.0.1:9/x.iso"}`},
 		{"DELETE", "/vmedia", ""},
 		{"GET", "/validate", ""},
+		{"GET", "/firmware", ""},
 	} {
 		resp, b := call(t, r.method, e.URL+"/v1/nodes/nb"+r.path, "1.89", r.body)
 		if resp.StatusCode != http.StatusBadRequest ||

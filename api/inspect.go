@@ -79,7 +79,15 @@ func (a *API) inspect(ctx context.Context, t *taskmanager.Task) (err error) {
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	if err := invs.SaveInventory(ctx, &store.NodeInventory{NodeUUID: n.UUID, Inventory: doc, PluginData: store.JSON{}}); err != nil {
+	// The inventory and the ports are written beside the node, not by
+	// the task's fenced Save: each write first checks that the task still
+	// holds the node, so that a task whose lock was swept (or whose agent
+	// lost its lease) while it read the BMC writes nothing. The inventory's
+	// write is conditional on the lock in its own statement too.
+	if err := t.Held(ctx); err != nil {
+		return err
+	}
+	if err := invs.SaveInventoryHeld(ctx, &store.NodeInventory{NodeUUID: n.UUID, Inventory: doc, PluginData: store.JSON{}}, t.LockLease()); err != nil {
 		return err
 	}
 	if err := a.addPorts(ctx, t, inv); err != nil {
@@ -211,6 +219,9 @@ func (a *API) addPorts(ctx context.Context, t *taskmanager.Task, inv *drivers.In
 		if _, err := a.db.Port(ctx, nic.MACAddress); err == nil {
 			continue
 		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if err := t.Held(ctx); err != nil {
 			return err
 		}
 		p := &store.Port{NodeUUID: t.Node().UUID, Address: nic.MACAddress, PXEEnabled: true, Extra: store.JSON{}, LocalLinkConnection: store.JSON{}}

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/bmc-agent/bmc-agent/api"
 	"github.com/bmc-agent/bmc-agent/drivers"
 	"github.com/bmc-agent/bmc-agent/drivers/redfish"
+	"github.com/bmc-agent/bmc-agent/lock"
 	"github.com/bmc-agent/bmc-agent/simulator"
 )
 
@@ -337,5 +339,67 @@ func TestInspectOverwrite(t *testing.T) {
 	}
 	if ps := nodePorts(t, c, n.UUID); len(ps) != 0 {
 		t.Fatalf("add_ports disabled made ports %v", ps)
+	}
+}
+
+// TestInspectFencedWritesNothing: when the inspection's lock changes hands
+// while it reads the BMC (another agent swept it), the inspection stores no
+// inventory and creates no port: its writes beside the node are fenced like
+// its Save. The lock is moved by the BMC's front, on the first NIC read.
+func TestInspectFencedWritesNothing(t *testing.T) {
+	var proxy http.Handler
+	var e *env
+	var nodeID string
+	var steal sync.Once
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/EthernetInterfaces") {
+			steal.Do(func() {
+				ctx := context.Background()
+				n, err := e.db.Node(ctx, nodeID)
+				if err == nil {
+					err = e.db.Release(ctx, nodeID, lock.Lease{Holder: n.Reservation, Token: lock.Token(n.LockToken)})
+				}
+				if err == nil {
+					_, err = e.db.Reserve(ctx, nodeID, lock.Reservation{Holder: "agent-other", Purpose: "swept"})
+				}
+				if err != nil {
+					t.Errorf("moving the lock: %v", err)
+				}
+			})
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	e, sim, c := inspectEnv(t, simulator.Config{Systems: 1}, api.AddPortsAll)
+	target, _ := url.Parse(sim.URL())
+	proxy = httputil.NewSingleHostReverseProxy(target)
+	n := enrollManageable(t, c, "fenced", front.URL, sim.SystemIDs()[0], nil)
+	nodeID = n.UUID
+	if err := nodes.ChangeProvisionState(context.Background(), c, n.UUID, nodes.ProvisionStateOpts{Target: nodes.TargetInspect}).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	// The work ends by failing to record its failure: the node is the
+	// other agent's.
+	for deadline := time.Now().Add(time.Minute); !strings.Contains(e.logs.String(), "cannot record the failure of background work"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the inspection did not end:\n%s", e.logs.String())
+		}
+	}
+	if !strings.Contains(e.logs.String(), "agent-other") {
+		t.Errorf("the failure does not name the lock's new holder:\n%s", e.logs.String())
+	}
+	if ps := nodePorts(t, c, n.UUID); len(ps) != 0 {
+		t.Errorf("a fenced inspection created ports: %v", ps)
+	}
+	if _, err := nodes.GetInventory(context.Background(), c, n.UUID).Extract(); statusOf(err) != http.StatusNotFound {
+		t.Errorf("a fenced inspection stored an inventory: %v", err)
+	}
+	got, err := e.db.Node(context.Background(), n.UUID)
+	if err != nil || got.Reservation != "agent-other" || got.ProvisionState != "inspecting" || got.Properties["cpus"] != nil {
+		t.Errorf("node after the fenced inspection: %+v, %v", got, err)
+	}
+	// Hand the node back so that the agent's shutdown finds it unlocked.
+	if err := e.db.Release(context.Background(), n.UUID, lock.Lease{Holder: "agent-other", Token: lock.Token(got.LockToken)}); err != nil {
+		t.Fatal(err)
 	}
 }

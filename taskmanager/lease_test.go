@@ -100,6 +100,9 @@ func TestLease(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := held.Held(bg); err != nil {
+		t.Fatalf("Held of a task under the lease: %v", err)
+	}
 	lease.lose()
 	if cause := <-workErr; !errors.Is(cause, taskmanager.ErrLeaseLost) || !errors.Is(cause, errStalled) {
 		t.Fatalf("spawned work's context ended with %v, want the lost lease", cause)
@@ -133,6 +136,10 @@ func TestLease(t *testing.T) {
 	}
 	if err := held.Save(bg); !errors.Is(err, taskmanager.ErrLeaseLost) || !errors.Is(err, errStalled) {
 		t.Fatalf("Save of a task of the lost lease, with the lease back: %v", err)
+	}
+	// Nor may it write beside its node (an inspection's inventory, ports).
+	if err := held.Held(bg); !errors.Is(err, taskmanager.ErrLeaseLost) || !errors.Is(err, errStalled) {
+		t.Fatalf("Held of a task of the lost lease, with the lease back: %v", err)
 	}
 	if got := e.fake.Calls(quick.UUID); got != calls+1 {
 		t.Fatalf("the driver saw %d calls, want only the read", got-calls)

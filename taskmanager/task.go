@@ -175,6 +175,27 @@ func (t *Task) fence(ctx context.Context, c drivers.Call, next func(context.Cont
 	return next(ctx)
 }
 
+// Held checks, before a write the task makes beside its node (an
+// inspection's inventory and ports), what fence checks before a mutating
+// driver call: the agent's lease and the task's have not ended (an error
+// matching ErrLeaseLost), and the task's lock has not changed hands (a
+// *lock.FencedError). While the lease holds, no other agent can sweep the
+// lock before the write that follows lands (the others wait the full
+// heartbeat timeout; the lease ends a margin before it). A shared task
+// holds nothing: lock.ErrNotHolder.
+func (t *Task) Held(ctx context.Context) error {
+	if t.Released() {
+		return ErrReleased
+	}
+	if t.Shared() {
+		return fmt.Errorf("node %s: a shared task: %w", t.id, lock.ErrNotHolder)
+	}
+	if err := t.checkLease(); err != nil {
+		return err
+	}
+	return t.m.cfg.Locker.Backend().Verify(ctx, t.id, t.lockLease())
+}
+
 // Node returns the task's copy of the node. Change it and call Save to
 // write it back.
 func (t *Task) Node() *store.Node { return t.node }

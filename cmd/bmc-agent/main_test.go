@@ -6,11 +6,14 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spf13/pflag"
 )
 
 // startServe runs `bmc-agent serve` in-process with args and returns the
@@ -119,5 +122,47 @@ func TestVersion(t *testing.T) {
 	}
 	if !strings.HasPrefix(out.String(), "bmc-agent ") {
 		t.Fatalf("version printed %q", out.String())
+	}
+}
+
+// Every flag of serve, hidden ones included, is in docs/operations.md's
+// table of flags with its default.
+func TestServeFlagsDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]string{}
+	for line := range strings.SplitSeq(string(doc), "\n") {
+		for _, m := range regexp.MustCompile("^\\| (`--[a-z-]+`(?:, `--[a-z-]+`)*) \\|([^|]*)\\|").FindAllStringSubmatch(line, -1) {
+			for _, f := range regexp.MustCompile("--[a-z-]+").FindAllString(m[1], -1) {
+				rows[f] = strings.TrimSpace(m[2])
+			}
+		}
+	}
+	newServeCmd().Flags().VisitAll(func(f *pflag.Flag) {
+		def, ok := rows["--"+f.Name]
+		switch {
+		case !ok:
+			t.Errorf("--%s is not in docs/operations.md's table of flags", f.Name)
+		case def == "" && f.DefValue != "" && f.DefValue != "0s":
+			t.Errorf("--%s: docs/operations.md gives no default (it is %q)", f.Name, f.DefValue)
+		}
+	})
+}
+
+// Every `node` subcommand is in docs/cli.md's list of commands.
+func TestNodeCommandsDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/cli.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range newNodeCmd().Commands() {
+		if c.Hidden {
+			continue
+		}
+		if !regexp.MustCompile(`(?m)^bmc-agent node (\S+\|)*` + regexp.QuoteMeta(c.Name()) + `[ |]`).Match(doc) {
+			t.Errorf("bmc-agent node %s is not in docs/cli.md", c.Name())
+		}
 	}
 }

@@ -6,19 +6,39 @@ import (
 	"errors"
 	"time"
 
+	"github.com/bmc-agent/bmc-agent/lock"
 	"github.com/bmc-agent/bmc-agent/store"
 )
 
 // SaveInventory implements store.InventoryStore: one upsert, so a reader
 // sees the old inventory or the new one, never a mix.
 func (db *DB) SaveInventory(ctx context.Context, inv *store.NodeInventory) error {
+	return db.saveInventory(ctx, inv, nil)
+}
+
+// SaveInventoryHeld implements store.InventoryStore: the same upsert,
+// conditional on the lease in its own WHERE clause.
+func (db *DB) SaveInventoryHeld(ctx context.Context, inv *store.NodeInventory, lease lock.Lease) error {
+	return db.saveInventory(ctx, inv, &lease)
+}
+
+func (db *DB) saveInventory(ctx context.Context, inv *store.NodeInventory, lease *lock.Lease) error {
+	where, args := "uuid = $1", []any{inv.NodeUUID, jsonArg(inv.Inventory), jsonArg(inv.PluginData)}
+	if lease != nil {
+		where += " AND reservation = $4 AND lock_token = $5"
+		args = append(args, lease.Holder, int64(lease.Token))
+	}
 	var created int64
 	err := db.w.queryRow(ctx, "INSERT INTO node_inventory (node_uuid, inventory, plugin_data, created_at) "+
-		"SELECT uuid, $2, $3, "+db.d.now+" FROM nodes WHERE uuid = $1 "+
+		"SELECT uuid, $2, $3, "+db.d.now+" FROM nodes WHERE "+where+" "+
 		"ON CONFLICT (node_uuid) DO UPDATE SET inventory = excluded.inventory, plugin_data = excluded.plugin_data, "+
-		"created_at = excluded.created_at RETURNING created_at",
-		inv.NodeUUID, jsonArg(inv.Inventory), jsonArg(inv.PluginData)).Scan(&created)
+		"created_at = excluded.created_at RETURNING created_at", args...).Scan(&created)
 	if errors.Is(err, sql.ErrNoRows) {
+		if lease != nil {
+			if err := db.Verify(ctx, inv.NodeUUID, *lease); err != nil {
+				return err
+			}
+		}
 		return &store.NotFoundError{Kind: "node", ID: inv.NodeUUID}
 	}
 	if err != nil {
