@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -33,11 +34,55 @@ type rows interface {
 	Close()
 }
 
-// sqlConn is a conn on database/sql.
-type sqlConn struct{ db *sql.DB }
+// sqlConn is a conn on database/sql. It keeps its statements prepared:
+// SQLite otherwise parses each statement anew, and the lock's statements
+// (a conditional UPDATE returning the whole node row) cost more to parse
+// than to run.
+type sqlConn struct {
+	db    *sql.DB
+	stmts *stmtCache
+}
+
+func newSQLConn(db *sql.DB) sqlConn {
+	return sqlConn{db: db, stmts: &stmtCache{m: map[string]*sql.Stmt{}}}
+}
+
+// stmtCache holds prepared statements by their text, up to maxStmts: the
+// store's statements are a fixed set plus a few shapes of listing filters.
+type stmtCache struct {
+	mu sync.Mutex
+	m  map[string]*sql.Stmt
+}
+
+const maxStmts = 128
+
+// stmt returns q prepared, or nil if it cannot be (the statement then runs
+// unprepared and reports its own error).
+func (c sqlConn) stmt(ctx context.Context, q string) *sql.Stmt {
+	c.stmts.mu.Lock()
+	defer c.stmts.mu.Unlock()
+	if st, ok := c.stmts.m[q]; ok {
+		return st
+	}
+	if len(c.stmts.m) >= maxStmts {
+		return nil
+	}
+	st, err := c.db.PrepareContext(ctx, q)
+	if err != nil {
+		return nil
+	}
+	c.stmts.m[q] = st
+	return st
+}
 
 func (c sqlConn) exec(ctx context.Context, q string, args ...any) (int64, error) {
-	res, err := c.db.ExecContext(ctx, q, args...)
+	var res sql.Result
+	var err error
+	if st := c.stmt(ctx, q); st != nil {
+		res, err = st.ExecContext(ctx, args...)
+	} else {
+		res, err = c.db.ExecContext(ctx, q, args...)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -45,18 +90,35 @@ func (c sqlConn) exec(ctx context.Context, q string, args ...any) (int64, error)
 }
 
 func (c sqlConn) queryRow(ctx context.Context, q string, args ...any) row {
+	if st := c.stmt(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
 	return c.db.QueryRowContext(ctx, q, args...)
 }
 
 func (c sqlConn) query(ctx context.Context, q string, args ...any) (rows, error) {
-	r, err := c.db.QueryContext(ctx, q, args...)
+	var r *sql.Rows
+	var err error
+	if st := c.stmt(ctx, q); st != nil {
+		r, err = st.QueryContext(ctx, args...)
+	} else {
+		r, err = c.db.QueryContext(ctx, q, args...)
+	}
 	if err != nil {
 		return nil, err
 	}
 	return sqlRows{r}, nil
 }
 
-func (c sqlConn) close() { c.db.Close() }
+func (c sqlConn) close() {
+	c.stmts.mu.Lock()
+	for q, st := range c.stmts.m {
+		st.Close()
+		delete(c.stmts.m, q)
+	}
+	c.stmts.mu.Unlock()
+	c.db.Close()
+}
 
 type sqlRows struct{ *sql.Rows }
 

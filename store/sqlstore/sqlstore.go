@@ -155,7 +155,7 @@ func openSQLite(file string, opt Options) (*DB, error) {
 	}
 	r.SetMaxOpenConns(opt.MaxConns)
 	r.SetMaxIdleConns(opt.MaxConns)
-	db := newDB(sqliteDialect, sqlConn{w}, sqlConn{r}, "sqlite:"+file)
+	db := newDB(sqliteDialect, newSQLConn(w), newSQLConn(r), "sqlite:"+file)
 	db.migrations = func() (*sql.DB, func()) { return w, func() {} }
 	return db, nil
 }
