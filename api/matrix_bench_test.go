@@ -111,7 +111,7 @@ func BenchmarkMixedProfilesPowerOn(b *testing.B) {
 		if err := rf.Close(context.Background()); err != nil {
 			b.Fatal(err)
 		}
-		if n := simSessionCount(b, sim); n != 0 {
+		if n := sim.Sessions(); n != 0 {
 			sessions = n
 		}
 		sim.Close()

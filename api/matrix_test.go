@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"net/http"
@@ -75,7 +74,7 @@ func TestProfileMatrix(t *testing.T) {
 		t.Fatalf("close the driver: %v", err)
 	}
 	for i, sim := range sims {
-		if n := simSessionCount(t, sim); n != 0 {
+		if n := sim.Sessions(); n != 0 {
 			t.Errorf("%s: %d sessions left open on the BMC", simulator.Profiles()[i].Name, n)
 		}
 	}
@@ -367,21 +366,6 @@ func cdHolds(sys *simulator.System, image string) bool {
 		}
 	}
 	return false
-}
-
-// simSessionCount asks the simulator's admin endpoint how many sessions live.
-func simSessionCount(t testing.TB, sim *simulator.Simulator) int {
-	t.Helper()
-	resp, err := http.Get(sim.URL() + "/sim")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var s struct{ Sessions int }
-	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
-		t.Fatal(err)
-	}
-	return s.Sessions
 }
 
 // renderMatrix is docs/drivers.md's table: one row per operation, one

@@ -416,6 +416,11 @@ func (s *Simulator) Close() error {
 	return nil
 }
 
+// Sessions returns the number of Redfish sessions the simulator holds
+// (expired ones included until they are swept), as GET /sim reports it: a
+// client that leaks sessions shows here.
+func (s *Simulator) Sessions() int { return s.sessions.count() }
+
 // URL returns the base URL of the service (http://host:port), empty before
 // Start.
 func (s *Simulator) URL() string {

@@ -130,21 +130,6 @@ func simMedia(t *testing.T, sim *simulator.Simulator, id, dev string) simulator.
 	return simulator.Media{}
 }
 
-// simSessions asks the simulator's admin endpoint how many sessions live.
-func simSessions(t *testing.T, sim *simulator.Simulator) int {
-	t.Helper()
-	resp, err := http.Get(sim.URL() + "/sim")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var s struct{ Sessions int }
-	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
-		t.Fatal(err)
-	}
-	return s.Sessions
-}
-
 // mutations counts the mutating requests a system received.
 func mutations(sim *simulator.Simulator, id string) uint64 { return sim.System(id).Status().Mutations }
 

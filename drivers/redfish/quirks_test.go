@@ -198,7 +198,7 @@ func TestBehaviours(t *testing.T) {
 			if err := d.Close(bg); err != nil {
 				t.Fatal(err)
 			}
-			if n := simSessions(t, sim); n != 0 && c.name != "session-limit-reached" {
+			if n := sim.Sessions(); n != 0 && c.name != "session-limit-reached" {
 				t.Errorf("%d sessions left open", n)
 			}
 		})
@@ -244,7 +244,7 @@ func TestSessionAfterBMCReset(t *testing.T) {
 	if err := d.Close(bg); err != nil {
 		t.Fatal(err)
 	}
-	if n := simSessions(t, sim); n != 0 {
+	if n := sim.Sessions(); n != 0 {
 		t.Fatalf("%d sessions left open", n)
 	}
 }

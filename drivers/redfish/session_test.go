@@ -31,13 +31,13 @@ func TestOneSessionPerBMC(t *testing.T) {
 	}
 	wg.Wait()
 	st := d.Stats()
-	if st.Clients != 1 || st.Logins != 1 || simSessions(t, sim) != 1 {
-		t.Fatalf("15 calls on 3 systems of one BMC: %+v, %d live sessions", st, simSessions(t, sim))
+	if st.Clients != 1 || st.Logins != 1 || sim.Sessions() != 1 {
+		t.Fatalf("15 calls on 3 systems of one BMC: %+v, %d live sessions", st, sim.Sessions())
 	}
 	if err := d.Close(bg); err != nil {
 		t.Fatal(err)
 	}
-	if n := simSessions(t, sim); n != 0 || d.Stats().Logouts != 1 {
+	if n := sim.Sessions(); n != 0 || d.Stats().Logouts != 1 {
 		t.Fatalf("after Close: %d sessions left, %+v", n, d.Stats())
 	}
 	_, err := d.PowerState(ctx(t), simNode(sim, sim.SystemIDs()[0], nil))
@@ -165,7 +165,7 @@ func TestIdleClientsAreLoggedOut(t *testing.T) {
 	if _, err := d.PowerState(ctx(t), simNode(a, a.SystemIDs()[0], nil)); err != nil {
 		t.Fatal(err)
 	}
-	if simSessions(t, a) != 1 {
+	if a.Sessions() != 1 {
 		t.Fatal("no session on the first BMC")
 	}
 	time.Sleep(50 * time.Millisecond) // the first BMC's client becomes idle
@@ -173,7 +173,7 @@ func TestIdleClientsAreLoggedOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitLogouts(t, d, 1) // the logout runs in the background
-	if n, st := simSessions(t, a), d.Stats(); n != 0 || st.Clients != 1 || st.Logouts != 1 {
+	if n, st := a.Sessions(), d.Stats(); n != 0 || st.Clients != 1 || st.Logouts != 1 {
 		t.Fatalf("idle BMC: %d sessions left, %+v", n, st)
 	}
 }
@@ -193,7 +193,7 @@ func TestChangedPasswordEndsOldSession(t *testing.T) {
 		t.Fatalf("with the new password: %v", err)
 	}
 	waitLogouts(t, d, 1)
-	if st := d.Stats(); st.Logins != 2 || st.Logouts != 1 || simSessions(t, sim) != 1 {
-		t.Fatalf("after the password change: %+v, %d live sessions", st, simSessions(t, sim))
+	if st := d.Stats(); st.Logins != 2 || st.Logouts != 1 || sim.Sessions() != 1 {
+		t.Fatalf("after the password change: %+v, %d live sessions", st, sim.Sessions())
 	}
 }
