@@ -167,12 +167,18 @@ func (t *Task) bind(ctx context.Context, n *store.Node) error {
 // it). Without a Lease the call is refused.
 func (t *Task) fence(ctx context.Context, c drivers.Call, next func(context.Context) error) error {
 	if c.Method.Mutates {
-		err := t.m.cfg.Locker.Backend().Verify(ctx, t.id, t.lockLease())
-		if err != nil && !(errors.Is(err, store.ErrUnavailable) && t.m.cfg.Lease != nil && t.checkLease() == nil) {
+		if err := t.m.cfg.Locker.Backend().Verify(ctx, t.id, t.lockLease()); err != nil && !t.leaseCovers(err) {
 			return fmt.Errorf("%s: %w", c.Method, err)
 		}
 	}
 	return next(ctx)
+}
+
+// leaseCovers reports whether the lease stands in for a fencing check that
+// failed: only when the database could not answer and a Lease is
+// configured and held (see fence).
+func (t *Task) leaseCovers(err error) bool {
+	return errors.Is(err, store.ErrUnavailable) && t.m.cfg.Lease != nil && t.checkLease() == nil
 }
 
 // Held checks, before a write the task makes beside its node (an
