@@ -46,7 +46,7 @@ var Methods = []Method{
 	MethodBootDevice, MethodSupportedBootDevices, MethodSetBootDevice,
 	MethodBootMode, MethodSetBootMode, MethodInjectNMI,
 	MethodMedia, MethodInsertMedia, MethodEjectMedia,
-	MethodFirmware, MethodInspect,
+	MethodFirmware, MethodInspect, MethodTelemetry,
 	MethodCheck,
 }
 
