@@ -3,7 +3,6 @@ package powersync
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"maps"
 	"sync"
@@ -42,9 +41,7 @@ type Nodes interface {
 
 // Ownership gives the ring of the live agents of the group at the start of a
 // cycle (*cluster.Member).
-type Ownership interface {
-	Ring(ctx context.Context) (*cluster.Ring, error)
-}
+type Ownership = cluster.Rings
 
 // Observer receives the result of every cycle, e.g. to export metrics. It is
 // called from the loop's goroutine; it must not block.
@@ -296,61 +293,30 @@ feed:
 // number of live agents they were shared among. Only UUIDs are kept: a cycle
 // of a large fleet lasts long, and every node is loaded afresh by its task.
 func (l *Loop) owned(ctx context.Context) ([]string, int, error) {
-	var ring *cluster.Ring
-	agents := 1
-	if l.owners != nil {
-		var err error
-		if ring, err = l.owners.Ring(ctx); err != nil {
-			return nil, 0, fmt.Errorf("live agents: %w", err)
-		}
-		agents = len(ring.Members())
-		if !ring.Has(l.cfg.AgentID) {
-			l.log.Warn("this agent is not among the live agents (stale heartbeat?); it syncs nothing this cycle")
-			return nil, agents, nil
-		}
-	}
 	var out []string
 	keep := func(n *store.Node) {
 		if excluded[n.ProvisionState] || (n.Maintenance && n.Fault != FaultPowerFailure) {
-			return
-		}
-		if ring != nil && ring.Owner(n.UUID) != l.cfg.AgentID {
 			return
 		}
 		out = append(out, n.UUID)
 	}
 	no, yes := false, true
 	group := l.cfg.Group
-	if err := l.list(ctx, store.NodeFilter{AgentGroup: &group, Maintenance: &no, Reserved: &no}, keep); err != nil {
-		return nil, 0, fmt.Errorf("list nodes: %w", err)
+	share, err := cluster.Owned(ctx, l.owners, l.cfg.AgentID, l.nodes, listPage, []store.NodeFilter{
+		{AgentGroup: &group, Maintenance: &no, Reserved: &no},
+		{AgentGroup: &group, Maintenance: &yes, FaultSet: &yes, Reserved: &no},
+	}, keep)
+	if err != nil {
+		return nil, 0, err
 	}
-	if err := l.list(ctx, store.NodeFilter{AgentGroup: &group, Maintenance: &yes, FaultSet: &yes, Reserved: &no}, keep); err != nil {
-		return nil, 0, fmt.Errorf("list nodes in maintenance: %w", err)
+	if !share.Member {
+		l.log.Warn("this agent is not among the live agents (stale heartbeat?); it syncs nothing this cycle")
 	}
-	return out, agents, nil
+	return out, share.Agents, nil
 }
 
-// listPage is the page size of the cycle's listing: a fleet is read a page
-// at a time, so that its rows are never all decoded at once.
+// listPage is the page size of the cycle's listing (cluster.Owned).
 var listPage = 500 // a variable for the tests
-
-// list calls keep for every node f selects, a page at a time.
-func (l *Loop) list(ctx context.Context, f store.NodeFilter, keep func(*store.Node)) error {
-	f.Limit = listPage
-	for {
-		page, err := l.nodes.Nodes(ctx, f)
-		if err != nil {
-			return err
-		}
-		for _, n := range page {
-			keep(n)
-		}
-		if len(page) < listPage {
-			return nil
-		}
-		f.Marker = page[len(page)-1].UUID
-	}
-}
 
 // forget drops the failure counts of nodes this agent no longer owns.
 func (l *Loop) forget(owned []string) {
