@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -45,6 +46,8 @@ type machine struct {
 	mode       drivers.BootMode
 	media      []drivers.Media
 	nmis       int
+	health     drivers.Health     // the health rollup Telemetry reports
+	telemetry  *drivers.Telemetry // what Telemetry reports, if SetTelemetry fixed it
 }
 
 // New returns a fake driver with no nodes; a node springs into being, powered
@@ -67,6 +70,11 @@ func (d *Driver) Validate(iface drivers.Interface, n drivers.Node) error {
 	if s, ok := n.Info.String(InfoDelay); ok {
 		if _, err := time.ParseDuration(s); err != nil {
 			p.Addf("%s must be a duration like 250ms, got %q", InfoDelay, s)
+		}
+	}
+	if s, ok := n.Info.String(InfoSensors); ok {
+		if v, err := strconv.Atoi(s); err != nil || v < 0 || v > MaxSensors {
+			p.Addf("%s must be a number of sensors from 0 to %d, got %q", InfoSensors, MaxSensors, s)
 		}
 	}
 	return p.Err(Name, iface)
