@@ -11,9 +11,15 @@
 //   - Pool: the task manager's worker pool (taskmanager.Manager.Stats);
 //   - Nodes: the nodes of the agent's group by power state, provision state
 //     and maintenance, read from the store at scrape time;
-//   - Sync: a powersync.Observer for the power-state sync loop.
+//   - Sync: a powersync.Observer for the power-state sync loop;
+//   - Telemetry: the BMC telemetry cache (telemetry.Cache), walked at scrape
+//     time.
 //
-// Every name has the bmc_agent_ prefix and base units (seconds), counters end
-// in _total, and every label has a bounded set of values: no node ids, no
-// addresses, no credentials.
+// Every name of the agent's own has the bmc_agent_ prefix and base units
+// (seconds), counters end in _total, and every label has a bounded set of
+// values: no node ids, no addresses, no credentials. The exception is the
+// hardware's telemetry (bmc_*: what a BMC measures, in base units: celsius,
+// watts, rpm, volts, amperes), whose series are per node and per sensor; its
+// cardinality is bounded by the nodes an agent owns and a per-node sensor
+// cap (see docs/operations.md).
 package metrics

@@ -157,13 +157,20 @@ func (c *Cache) compact(t *drivers.Telemetry) (*drivers.Telemetry, int) {
 	}
 	k.Sensors = nil
 	if n := len(t.Sensors) - dropped; n > 0 {
-		k.Sensors = make([]drivers.Sensor, n)
-		for i, s := range t.Sensors[:n] {
-			s.Kind = drivers.SensorKind(intern(string(s.Kind)))
-			s.Name, s.Context = intern(s.Name), intern(s.Context)
-			s.Health = drivers.Health(intern(string(s.Health)))
-			k.Sensors[i] = s
+		k.Sensors = make([]drivers.Sensor, 0, n)
+		seen := make(map[sensorKey]bool, n)
+		for _, s := range t.Sensors[:n] {
+			// One reading per kind and name (the driver contract): a
+			// second would be a duplicate series.
+			if key := (sensorKey{s.Kind, s.Name}); !seen[key] {
+				seen[key] = true
+				s.Kind = drivers.SensorKind(intern(string(s.Kind)))
+				s.Name, s.Context = intern(s.Name), intern(s.Context)
+				s.Health = drivers.Health(intern(string(s.Health)))
+				k.Sensors = append(k.Sensors, s)
+			}
 		}
+		k.Sensors = slices.Clip(k.Sensors)
 	}
 	k.Parts = nil
 	if len(t.Parts) > 0 {
@@ -175,13 +182,21 @@ func (c *Cache) compact(t *drivers.Telemetry) (*drivers.Telemetry, int) {
 	}
 	k.PowerSupplies = nil
 	if len(t.PowerSupplies) > 0 {
-		k.PowerSupplies = make([]drivers.PowerSupply, len(t.PowerSupplies))
-		for i, p := range t.PowerSupplies {
+		k.PowerSupplies = make([]drivers.PowerSupply, 0, len(t.PowerSupplies))
+		for _, p := range t.PowerSupplies {
+			if slices.ContainsFunc(k.PowerSupplies, func(o drivers.PowerSupply) bool { return o.Name == p.Name }) {
+				continue // one unit per name, as sensors
+			}
 			p.Name, p.State, p.Health = intern(p.Name), intern(p.State), drivers.Health(intern(string(p.Health)))
-			k.PowerSupplies[i] = p
+			k.PowerSupplies = append(k.PowerSupplies, p)
 		}
 	}
 	return &k, dropped
+}
+
+type sensorKey struct {
+	kind drivers.SensorKind
+	name string
 }
 
 // intern returns the canonical copy of s: a fleet's sensor names ("CPU1
