@@ -54,6 +54,9 @@ type Config struct {
 	// InspectOverwrite lets inspection replace node properties the
 	// operator set (cpus, cpu_arch, memory_mb, local_gb).
 	InspectOverwrite bool
+	// Telemetry is this agent's telemetry collector, for GET
+	// /v1/nodes/{node}/telemetry; nil when it collects none.
+	Telemetry TelemetrySource
 }
 
 // API serves the Ironic-compatible HTTP API. It is safe for concurrent use.
@@ -145,6 +148,7 @@ func (a *API) routes() {
 	a.handle("/v1/nodes/{node}/states/raid", 1, map[string]handler{"PUT": a.setRAIDConfig})
 	a.handle("/v1/nodes/{node}/firmware", vFirmwareInterface, map[string]handler{"GET": a.listFirmware})
 	a.handle("/v1/nodes/{node}/inventory", vInventory, map[string]handler{"GET": a.getInventory})
+	a.handle("/v1/nodes/{node}/telemetry", vTelemetry, map[string]handler{"GET": a.getTelemetry})
 	a.handle("/v1/nodes/{node}/maintenance", 1, map[string]handler{"PUT": a.setMaintenance, "DELETE": a.unsetMaintenance})
 
 	ports, conns, targets := a.ports(), a.volumeConnectors(), a.volumeTargets()

@@ -20,6 +20,7 @@ import (
 	"github.com/bmc-agent/bmc-agent/store"
 	"github.com/bmc-agent/bmc-agent/store/sqlstore"
 	"github.com/bmc-agent/bmc-agent/taskmanager"
+	"github.com/bmc-agent/bmc-agent/telemetry"
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack/baremetal/noauth"
 )
@@ -38,6 +39,8 @@ type env struct {
 	// store is what the API sees (db, unless a test wraps it).
 	store store.Store
 	logs  *testutil.Buffer
+	// telemetry is the API's telemetry collector (envOptions.telemetry).
+	telemetry *telemetry.Collector
 }
 
 type envOptions struct {
@@ -57,6 +60,8 @@ type envOptions struct {
 	// addPorts and overwrite are the inspection's settings.
 	addPorts  api.AddPorts
 	overwrite bool
+	// telemetry gives the API a telemetry collector (env.telemetry).
+	telemetry bool
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -96,8 +101,16 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if o.wrap != nil {
 		st = o.wrap(db)
 	}
+	var tel *telemetry.Collector
+	var telSrc api.TelemetrySource // a nil interface without a collector
+	if o.telemetry {
+		if tel, err = telemetry.New(telemetry.Config{AgentID: "agent-test", HealthFault: true, Logger: log}, tm, db, nil); err != nil {
+			t.Fatal(err)
+		}
+		telSrc = tel
+	}
 	a, err := api.New(api.Config{Store: st, Tasks: tm, Drivers: reg, Logger: log, SyncTimeout: 10 * time.Second, MaxListBytes: o.maxListBytes,
-		InspectAddPorts: o.addPorts, InspectOverwrite: o.overwrite})
+		InspectAddPorts: o.addPorts, InspectOverwrite: o.overwrite, Telemetry: telSrc})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +143,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		db.Close()
 		http.DefaultClient.CloseIdleConnections()
 	})
-	return &env{URL: "http://" + ln.Addr().String(), db: db, tm: tm, fake: f, store: st, logs: logs}
+	return &env{URL: "http://" + ln.Addr().String(), db: db, tm: tm, fake: f, store: st, logs: logs, telemetry: tel}
 }
 
 // client is a gophercloud baremetal client of the env at microversion

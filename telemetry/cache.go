@@ -1,8 +1,10 @@
 package telemetry
 
 import (
+	"cmp"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -170,6 +172,11 @@ func (c *Cache) compact(t *drivers.Telemetry) (*drivers.Telemetry, int) {
 				k.Sensors = append(k.Sensors, s)
 			}
 		}
+		// Sorted by name (and context), the order the metrics registry
+		// sorts the series of a node into.
+		slices.SortFunc(k.Sensors, func(a, b drivers.Sensor) int {
+			return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Context, b.Context))
+		})
 		k.Sensors = slices.Clip(k.Sensors)
 	}
 	k.Parts = nil

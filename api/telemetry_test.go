@@ -1,0 +1,73 @@
+package api_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/bmc-agent/bmc-agent/drivers"
+	"github.com/bmc-agent/bmc-agent/drivers/fake"
+	"github.com/bmc-agent/bmc-agent/store"
+	"github.com/bmc-agent/bmc-agent/taskmanager"
+	"github.com/bmc-agent/bmc-agent/telemetry"
+)
+
+// GET /v1/nodes/{node}/telemetry: 404 for an unknown node, a message before
+// the first read, then the cached readings with their age and the BMC's
+// state, at any microversion; a failed read keeps them with state "down".
+// A Critical rollup shows in the node's fault as "health failure".
+func TestNodeTelemetry(t *testing.T) {
+	e := newEnv(t, envOptions{telemetry: true})
+	ctx := context.Background()
+	n := &store.Node{Name: "tel-1", Driver: fake.Name, DriverInfo: store.JSON{}, ProvisionState: taskmanager.StateAvailable}
+	if err := e.db.CreateNode(ctx, n); err != nil {
+		t.Fatal(err)
+	}
+	want4xx(t, "GET", e.URL+"/v1/nodes/no-such-node/telemetry", "1.89", "", http.StatusNotFound, "could not be found")
+
+	doc := getJSON(t, e.URL+"/v1/nodes/tel-1/telemetry", "")
+	if doc["readings"] != nil || !strings.Contains(doc["message"].(string), "No telemetry read") ||
+		doc["bmc"].(map[string]any)["state"] != "unknown" || doc["telemetry_version"] != 1.0 {
+		t.Fatalf("before any read: %v", doc)
+	}
+
+	e.fake.SetHealth(n.UUID, drivers.HealthCritical)
+	if _, err := e.telemetry.Cycle(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	doc = getJSON(t, e.URL+"/v1/nodes/"+n.UUID+"/telemetry", "1.89")
+	bmc := doc["bmc"].(map[string]any)
+	readings, _ := doc["readings"].(map[string]any)
+	if bmc["state"] != "up" || bmc["age"] == nil || bmc["last_success_at"] == nil || readings == nil ||
+		readings["health"] != "Critical" || len(readings["sensors"].([]any)) != fake.DefaultSensors || doc["message"] != nil {
+		t.Fatalf("after a read: %v", doc)
+	}
+	node := getJSON(t, e.URL+"/v1/nodes/"+n.UUID, "1.89")
+	if node["fault"] != telemetry.FaultHealthFailure || node["maintenance"] != true {
+		t.Fatalf("a Critical rollup: fault %v maintenance %v", node["fault"], node["maintenance"])
+	}
+
+	e.fake.Inject(n.UUID, fake.Fault{Err: drivers.ErrBMCUnreachable})
+	if err := e.telemetry.Refresh(ctx, n.UUID); err == nil {
+		t.Fatal("refresh of an unreachable BMC succeeded")
+	}
+	doc = getJSON(t, e.URL+"/v1/nodes/tel-1/telemetry", "1.1")
+	bmc = doc["bmc"].(map[string]any)
+	if bmc["state"] != "down" || bmc["error_kind"] != "unreachable" || doc["readings"] == nil {
+		t.Fatalf("after a failed read: %v", doc)
+	}
+}
+
+// An agent without a collector says so.
+func TestNodeTelemetryDisabled(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	n := &store.Node{Name: "tel-2", Driver: fake.Name, DriverInfo: store.JSON{}, ProvisionState: taskmanager.StateAvailable}
+	if err := e.db.CreateNode(context.Background(), n); err != nil {
+		t.Fatal(err)
+	}
+	doc := getJSON(t, e.URL+"/v1/nodes/tel-2/telemetry", "1.89")
+	if !strings.Contains(doc["message"].(string), "collects no telemetry") {
+		t.Fatalf("%v", doc)
+	}
+}
