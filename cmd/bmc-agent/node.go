@@ -47,7 +47,7 @@ func newNodeCmd() *cobra.Command {
 	}
 	n.cfg.flags(cmd)
 	cmd.AddCommand(n.create(), n.list(), n.show(), n.set(), n.unset(), n.delete(), n.power(), n.bootDevice(),
-		n.vmedia(), n.validate(), n.maintenance(), n.nmi(), n.inventory())
+		n.vmedia(), n.validate(), n.maintenance(), n.nmi(), n.inventory(), n.telemetry())
 	for _, p := range provisionVerbs {
 		cmd.AddCommand(n.provision(p))
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/bmc-agent/bmc-agent/store"
 	"github.com/bmc-agent/bmc-agent/store/sqlstore"
 	"github.com/bmc-agent/bmc-agent/taskmanager"
+	"github.com/bmc-agent/bmc-agent/telemetry"
 	"github.com/spf13/cobra"
 )
 
@@ -50,9 +51,13 @@ type serveConfig struct {
 	syncTimeout     time.Duration
 	forcePowerState bool
 	syncMaxFailures int
-	dbMaxConns      int
-	dbTimeout       time.Duration
-	writeTimeout    time.Duration
+
+	telemetryInterval, telemetryTimeout   time.Duration
+	telemetryWorkers, telemetryMaxSensors int
+	telemetryHealthFault                  bool
+	dbMaxConns                            int
+	dbTimeout                             time.Duration
+	writeTimeout                          time.Duration
 
 	authStrategy      string
 	htpasswd          string
@@ -113,6 +118,11 @@ func newServeCmd() *cobra.Command {
 	f.DurationVar(&c.syncTimeout, "sync-timeout", powersync.DefaultCallTimeout, "power-state sync: how long one BMC read may take")
 	f.BoolVar(&c.forcePowerState, "force-power-state", false, "power-state sync: power a node back to its recorded state instead of recording the BMC's")
 	f.IntVar(&c.syncMaxFailures, "sync-max-failures", powersync.DefaultMaxFailures, "power-state sync: consecutive failed cycles after which a node goes into maintenance (fault \"power failure\")")
+	f.DurationVar(&c.telemetryInterval, "telemetry-interval", telemetry.DefaultInterval, "interval between two reads of each owned node's BMC telemetry (health, power, sensors; served at /metrics and GET /v1/nodes/{node}/telemetry), spread over it; 0 disables it")
+	f.IntVar(&c.telemetryWorkers, "telemetry-workers", telemetry.DefaultWorkers, "telemetry: reads in flight at once (one per BMC at most)")
+	f.DurationVar(&c.telemetryTimeout, "telemetry-timeout", telemetry.DefaultCallTimeout, "telemetry: how long one node's read may take")
+	f.IntVar(&c.telemetryMaxSensors, "telemetry-max-sensors", telemetry.DefaultMaxSensors, "telemetry: sensors kept per node; more are dropped and counted (bmc_sensors_dropped_total)")
+	f.BoolVar(&c.telemetryHealthFault, "telemetry-health-maintenance", true, "telemetry: put a node whose health rollup reads Critical into maintenance with fault \"health failure\", and take it out when it reads OK")
 	f.DurationVar(&c.ipmiMinInterval, "ipmi-min-command-interval", ipmi.DefaultMinCommandInterval, "IPMI: least time between two commands to one BMC (Ironic's [ipmi]min_command_interval)")
 	f.IntVar(&c.redfishMaxRequests, "redfish-max-requests-per-bmc", redfish.DefaultMaxRequestsPerBMC, "Redfish: requests in flight to one BMC at once")
 	f.DurationVar(&c.powerTimeout, "power-timeout", ipmi.DefaultPowerTimeout, "how long a power action waits for the BMC to reach the target state (IPMI and Redfish)")
@@ -215,6 +225,20 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 	if err := mreg.Register(driverMetrics, lockMetrics, syncMetrics, metrics.NewPool(tm), metrics.NewNodes(db, c.group, 0)); err != nil {
 		return err
 	}
+	var tel *telemetry.Collector
+	var telAPI api.TelemetrySource // nil interface when disabled
+	if c.telemetryInterval > 0 {
+		if tel, err = telemetry.New(telemetry.Config{
+			AgentID: c.agentID, Group: c.group, Interval: c.telemetryInterval, Workers: c.telemetryWorkers,
+			CallTimeout: c.telemetryTimeout, MaxSensors: c.telemetryMaxSensors, HealthFault: c.telemetryHealthFault, Logger: log,
+		}, tm, db, member); err != nil {
+			return &usageError{err}
+		}
+		if err := mreg.Register(metrics.NewTelemetry(tel.Cache())); err != nil {
+			return err
+		}
+		telAPI = tel
+	}
 	var dm *demo
 	if c.demo {
 		if dm, err = startDemo(ctx, db, reg); err != nil {
@@ -233,7 +257,7 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 		return err
 	}
 	apiHandler, err := api.New(api.Config{Store: db, Tasks: tm, Drivers: reg, HeartbeatTimeout: c.hbTimeout, Group: c.group, Logger: log,
-		InspectAddPorts: addPorts, InspectOverwrite: c.inspectOverwrite})
+		InspectAddPorts: addPorts, InspectOverwrite: c.inspectOverwrite, Telemetry: telAPI})
 	if err != nil {
 		return err
 	}
@@ -275,6 +299,14 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 		}
 	}()
 
+	telDone := make(chan struct{})
+	go func() {
+		defer close(telDone)
+		if tel != nil {
+			tel.Run(syncCtx)
+		}
+	}()
+
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	var stopErr error
@@ -283,6 +315,7 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 		stopBG()
 		<-memberDone
 		<-syncDone
+		<-telDone
 		return err
 	case <-ctx.Done():
 	case stopErr = <-memberErr:
@@ -298,6 +331,7 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 	}
 	stopSync() // a read in flight is cancelled; a lock it holds is released
 	<-syncDone
+	<-telDone
 	if err := tm.Shutdown(sctx); err != nil {
 		log.Warn("background work", "err", err)
 	}
