@@ -13,7 +13,7 @@
 //     and maintenance, read from the store at scrape time;
 //   - Sync: a powersync.Observer for the power-state sync loop;
 //   - Telemetry: the BMC telemetry cache (telemetry.Cache), walked at scrape
-//     time.
+//     time; a Streamer, whose text exposition /metrics writes directly.
 //
 // Every name of the agent's own has the bmc_agent_ prefix and base units
 // (seconds), counters end in _total, and every label has a bounded set of

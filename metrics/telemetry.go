@@ -1,14 +1,17 @@
 package metrics
 
 import (
+	"bufio"
 	"cmp"
+	"io"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/bmc-agent/bmc-agent/drivers"
 	"github.com/bmc-agent/bmc-agent/telemetry"
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 )
 
 // TelemetrySource is what the telemetry collector reads (*telemetry.Cache).
@@ -22,187 +25,271 @@ type TelemetrySource interface {
 // what they measure, not the agent, so they are bmc_*, not bmc_agent_*.
 const telemetryPrefix = "bmc_"
 
-// Telemetry exports the telemetry cache: every series is built at scrape
-// time from the cache (const metrics), so a scrape never calls a BMC and
-// costs the same whatever the scrape interval. It is the one collector
-// whose series carry node labels (node_uuid, node_name): the node is what a
-// hardware metric is about. Cardinality is bounded by the nodes this agent
-// owns times (about ten series per node plus one per sensor, at most the
-// cache's per-node sensor cap); a sensor the BMC does not report has no
-// series, never a zero.
-type Telemetry struct {
-	src TelemetrySource
-
-	up, duration, lastSuccess, health, component, power, info *prometheus.Desc
-	byKind                                                    map[drivers.SensorKind]*prometheus.Desc
-	fanRatio, psuHealth, psuIn, psuOut, dropped, maxSensors   *prometheus.Desc
-}
-
 // Health values of bmc_health, bmc_component_health and
 // bmc_power_supply_health: redfish_exporter's (jenningsloy318) encoding, so
 // that its dashboards and alerts carry over. An unknown health has no series.
 var healthValue = map[drivers.Health]float64{drivers.HealthOK: 1, drivers.HealthWarning: 2, drivers.HealthCritical: 3}
 
+// family is one metric of the telemetry: its name, help, labels (sorted by
+// name, the order the exposition wants), and the samples of one entry,
+// passed to emit with the label values in that order.
+type family struct {
+	name, help string
+	labels     []string
+	samples    func(e *telemetry.Entry, emit func(v float64, labels ...string))
+	// always: the family has series for an entry without readings too.
+	always bool
+	desc   *prometheus.Desc
+}
+
+// Labels of the per-node families (sorted by name).
+var (
+	nodeLabels   = []string{"node_name", "node_uuid"}
+	sensorLabels = []string{"node_name", "node_uuid", "sensor", "sensor_context"}
+	psuLabels    = []string{"node_name", "node_uuid", "power_supply"}
+)
+
+// Telemetry exports the telemetry cache: every series is made at scrape
+// time from the cache, so a scrape never calls a BMC and costs the BMCs the
+// same whatever the scrape interval. It is the one collector whose series
+// carry node labels (node_uuid, node_name): the node is what a hardware
+// metric is about. Cardinality is bounded by the nodes this agent owns times
+// (about ten series per node plus one per sensor, at most the cache's
+// per-node sensor cap); a sensor the BMC does not report has no series,
+// never a zero.
+//
+// It is a prometheus.Collector (const metrics), and also writes the same
+// series straight in the text exposition format (WriteText), which the
+// agent's /metrics uses: a fleet's scrape is 500,000 series, and building a
+// protobuf message, a label hash and a sort key for each costs seconds and
+// a few hundred MB where streaming the text costs a fraction of a second and
+// a buffer (see Registry.Handler).
+type Telemetry struct {
+	src      TelemetrySource
+	families []*family // per node, sorted by name
+	dropped  *prometheus.Desc
+	cap      *prometheus.Desc
+}
+
 // NewTelemetry returns the collector of src.
 func NewTelemetry(src TelemetrySource) *Telemetry {
-	node := []string{"node_uuid", "node_name"}
-	sensor := []string{"node_uuid", "node_name", "sensor", "sensor_context"}
-	psu := []string{"node_uuid", "node_name", "power_supply"}
-	d := func(name, help string, labels []string) *prometheus.Desc {
-		return prometheus.NewDesc(telemetryPrefix+name, help, labels, nil)
+	sensors := func(kind drivers.SensorKind, percent bool) func(*telemetry.Entry, func(float64, ...string)) {
+		return func(e *telemetry.Entry, emit func(float64, ...string)) {
+			for _, s := range e.Telemetry.Sensors {
+				if s.Kind == kind && s.Percent == percent {
+					v := s.Reading
+					if percent {
+						v /= 100
+					}
+					emit(v, e.Name, e.UUID, s.Name, s.Context)
+				}
+			}
+		}
 	}
+	health := func(h drivers.Health, emit func(float64, ...string), labels ...string) {
+		if v, ok := healthValue[h]; ok {
+			emit(v, labels...)
+		}
+	}
+	psu := func(watts func(p drivers.PowerSupply) *float64) func(*telemetry.Entry, func(float64, ...string)) {
+		return func(e *telemetry.Entry, emit func(float64, ...string)) {
+			for _, p := range e.Telemetry.PowerSupplies {
+				if w := watts(p); w != nil {
+					emit(*w, e.Name, e.UUID, p.Name)
+				}
+			}
+		}
+	}
+	fs := []*family{
+		{name: "up", labels: nodeLabels, always: true,
+			help: "Whether the last telemetry read of the node's BMC succeeded (1) or not (0). No series for a driver that reads no telemetry.",
+			samples: func(e *telemetry.Entry, emit func(float64, ...string)) {
+				emit(b2f(e.Up), e.Name, e.UUID)
+			}},
+		{name: "read_duration_seconds", labels: nodeLabels, always: true,
+			help: "How long the last telemetry read of the node's BMC took, failed or not.",
+			samples: func(e *telemetry.Entry, emit func(float64, ...string)) {
+				emit(e.Duration.Seconds(), e.Name, e.UUID)
+			}},
+		{name: "last_success_timestamp_seconds", labels: nodeLabels,
+			help: "When the last good telemetry read of the node started (Unix time); the readings are that old. No series before the first one.",
+			samples: func(e *telemetry.Entry, emit func(float64, ...string)) {
+				if e.Telemetry != nil {
+					emit(float64(e.LastSuccess.UnixNano())/1e9, e.Name, e.UUID)
+				}
+			}},
+		{name: "health", labels: nodeLabels,
+			help: "The BMC's health rollup of the node: 1 OK, 2 Warning, 3 Critical (redfish_exporter's encoding). No series when the BMC gives none (IPMI).",
+			samples: func(e *telemetry.Entry, emit func(float64, ...string)) {
+				health(e.Telemetry.Health, emit, e.Name, e.UUID)
+			}},
+		{name: "component_health", labels: []string{"node_name", "node_uuid", "resource", "resource_id"},
+			help: "Health rollup of one resource the BMC reports on (System, Chassis): 1 OK, 2 Warning, 3 Critical.",
+			samples: func(e *telemetry.Entry, emit func(float64, ...string)) {
+				for _, p := range e.Telemetry.Parts {
+					health(p.Health, emit, e.Name, e.UUID, p.Resource, p.ID)
+				}
+			}},
+		{name: "power_consumption_watts", labels: nodeLabels,
+			help: "The node's power consumption (Redfish PowerConsumedWatts or PowerWatts, IPMI DCMI power reading).",
+			samples: func(e *telemetry.Entry, emit func(float64, ...string)) {
+				if w := e.Telemetry.PowerWatts; w != nil {
+					emit(*w, e.Name, e.UUID)
+				}
+			}},
+		{name: "info", labels: []string{"firmware", "model", "node_name", "node_uuid", "vendor"},
+			help: "The machine and its BMC: vendor, model, BMC firmware version. Always 1.",
+			samples: func(e *telemetry.Entry, emit func(float64, ...string)) {
+				if t := e.Telemetry; t.Vendor != "" || t.Model != "" || t.FirmwareVersion != "" {
+					emit(1, t.FirmwareVersion, t.Model, e.Name, e.UUID, t.Vendor)
+				}
+			}},
+		{name: "temperature_celsius", labels: sensorLabels, help: "Temperature sensor reading.",
+			samples: sensors(drivers.SensorTemperature, false)},
+		{name: "fan_speed_rpm", labels: sensorLabels, help: "Fan speed of a fan the BMC reports in RPM.",
+			samples: sensors(drivers.SensorFan, false)},
+		{name: "fan_speed_ratio", labels: sensorLabels, help: "Fan speed of a fan the BMC reports in percent of full speed, as a ratio (0 to 1).",
+			samples: sensors(drivers.SensorFan, true)},
+		{name: "voltage_volts", labels: sensorLabels, help: "Voltage sensor reading.",
+			samples: sensors(drivers.SensorVoltage, false)},
+		{name: "current_amperes", labels: sensorLabels, help: "Current sensor reading.",
+			samples: sensors(drivers.SensorCurrent, false)},
+		{name: "sensor_power_watts", labels: sensorLabels, help: "Power sensor reading (a rail's or a unit's, not the node's consumption).",
+			samples: sensors(drivers.SensorPower, false)},
+		{name: "power_supply_health", labels: psuLabels, help: "Health of a power supply: 1 OK, 2 Warning, 3 Critical.",
+			samples: func(e *telemetry.Entry, emit func(float64, ...string)) {
+				for _, p := range e.Telemetry.PowerSupplies {
+					health(p.Health, emit, e.Name, e.UUID, p.Name)
+				}
+			}},
+		{name: "power_supply_input_watts", labels: psuLabels, help: "Input power of a power supply.",
+			samples: psu(func(p drivers.PowerSupply) *float64 { return p.InputWatts })},
+		{name: "power_supply_output_watts", labels: psuLabels, help: "Output power of a power supply.",
+			samples: psu(func(p drivers.PowerSupply) *float64 { return p.OutputWatts })},
+	}
+	for _, f := range fs {
+		f.name = telemetryPrefix + f.name
+		f.desc = prometheus.NewDesc(f.name, f.help, f.labels, nil)
+	}
+	slices.SortFunc(fs, func(a, b *family) int { return strings.Compare(a.name, b.name) })
 	return &Telemetry{
-		src: src,
-		up:  d("up", "Whether the last telemetry read of the node's BMC succeeded (1) or not (0). No series for a driver that reads no telemetry.", node),
-		duration: d("read_duration_seconds",
-			"How long the last telemetry read of the node's BMC took, failed or not.", node),
-		lastSuccess: d("last_success_timestamp_seconds",
-			"When the last good telemetry read of the node started (Unix time); the readings are that old. No series before the first one.", node),
-		health: d("health", "The BMC's health rollup of the node: 1 OK, 2 Warning, 3 Critical (redfish_exporter's encoding). No series when the BMC gives none (IPMI).", node),
-		component: d("component_health", "Health rollup of one resource the BMC reports on (System, Chassis): 1 OK, 2 Warning, 3 Critical.",
-			[]string{"node_uuid", "node_name", "resource", "resource_id"}),
-		power: d("power_consumption_watts", "The node's power consumption (Redfish PowerConsumedWatts or PowerWatts, IPMI DCMI power reading).", node),
-		info: d("info", "The machine and its BMC: vendor, model, BMC firmware version. Always 1.",
-			[]string{"node_uuid", "node_name", "vendor", "model", "firmware"}),
-		byKind: map[drivers.SensorKind]*prometheus.Desc{
-			drivers.SensorTemperature: d("temperature_celsius", "Temperature sensor reading.", sensor),
-			drivers.SensorFan:         d("fan_speed_rpm", "Fan speed of a fan the BMC reports in RPM.", sensor),
-			drivers.SensorVoltage:     d("voltage_volts", "Voltage sensor reading.", sensor),
-			drivers.SensorCurrent:     d("current_amperes", "Current sensor reading.", sensor),
-			drivers.SensorPower:       d("sensor_power_watts", "Power sensor reading (a rail's or a unit's, not the node's consumption).", sensor),
-		},
-		fanRatio:   d("fan_speed_ratio", "Fan speed of a fan the BMC reports in percent of full speed, as a ratio (0 to 1).", sensor),
-		psuHealth:  d("power_supply_health", "Health of a power supply: 1 OK, 2 Warning, 3 Critical.", psu),
-		psuIn:      d("power_supply_input_watts", "Input power of a power supply.", psu),
-		psuOut:     d("power_supply_output_watts", "Output power of a power supply.", psu),
-		dropped:    d("sensors_dropped_total", "Sensors left out of the cache because a node reported more than the per-node cap (bmc_sensors_cap), over all reads.", nil),
-		maxSensors: d("sensors_cap", "The most sensors kept per node (--telemetry-max-sensors).", nil),
+		src: src, families: fs,
+		dropped: prometheus.NewDesc(telemetryPrefix+"sensors_dropped_total",
+			"Sensors left out of the cache because a node reported more than the per-node cap (bmc_sensors_cap), over all reads.", nil, nil),
+		cap: prometheus.NewDesc(telemetryPrefix+"sensors_cap", "The most sensors kept per node (--telemetry-max-sensors).", nil, nil),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *Telemetry) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.up, c.duration, c.lastSuccess, c.health, c.component, c.power, c.info,
-		c.fanRatio, c.psuHealth, c.psuIn, c.psuOut, c.dropped, c.maxSensors} {
-		ch <- d
+	for _, f := range c.families {
+		ch <- f.desc
 	}
-	for _, d := range c.byKind {
-		ch <- d
-	}
+	ch <- c.dropped
+	ch <- c.cap
 }
 
-// Collect implements prometheus.Collector. It is built for a fleet: a
-// scrape of 10,000 nodes of 40 sensors is 470,000 series. The label pairs of
-// a node, and of a sensor name, are made once per scrape and shared by its
-// series, and every family is emitted in the order the registry sorts it
-// into (by node name, node UUID, sensor, sensor_context: entries sorted
-// here, sensors sorted by the cache), so that the sort costs a pass.
+// Collect implements prometheus.Collector.
 func (c *Telemetry) Collect(ch chan<- prometheus.Metric) {
+	c.walk(func(f *family, e *telemetry.Entry) {
+		f.samples(e, func(v float64, labels ...string) {
+			ch <- prometheus.MustNewConstMetric(f.desc, prometheus.GaugeValue, v, labels...)
+		})
+	}, nil)
+	ch <- prometheus.MustNewConstMetric(c.dropped, prometheus.CounterValue, float64(c.src.Dropped()))
+	ch <- prometheus.MustNewConstMetric(c.cap, prometheus.GaugeValue, float64(c.src.MaxSensors()))
+}
+
+// walk calls each for every family and every entry that has series, the
+// entries sorted by node name and UUID (the registry's order), and start
+// before each family's first entry.
+func (c *Telemetry) walk(each func(*family, *telemetry.Entry), start func(*family)) {
 	list := c.src.Entries()
 	slices.SortFunc(list, func(a, b *telemetry.Entry) int {
 		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.UUID, b.UUID))
 	})
-	pairs := labelPairs{}
-	for _, e := range list {
-		if e.Unsupported {
-			continue
+	list = slices.DeleteFunc(list, func(e *telemetry.Entry) bool { return e.Unsupported })
+	for _, f := range c.families {
+		if start != nil {
+			start(f)
 		}
-		node := []*dto.LabelPair{pairs.get("node_name", e.Name), pairs.get("node_uuid", e.UUID)}
-		// with is the node's labels and kv, whose names sort after
-		// node_uuid: label pairs go sorted by name.
-		with := func(kv ...string) []*dto.LabelPair {
-			out := make([]*dto.LabelPair, 2, 2+len(kv)/2)
-			copy(out, node)
-			for i := 0; i < len(kv); i += 2 {
-				out = append(out, pairs.get(kv[i], kv[i+1]))
-			}
-			return out
-		}
-		ch <- newGauge(c.up, b2f(e.Up), node)
-		ch <- newGauge(c.duration, e.Duration.Seconds(), node)
-		if e.Telemetry == nil {
-			continue
-		}
-		t := e.Telemetry
-		ch <- newGauge(c.lastSuccess, float64(e.LastSuccess.UnixNano())/1e9, node)
-		if v, ok := healthValue[t.Health]; ok {
-			ch <- newGauge(c.health, v, node)
-		}
-		for _, p := range t.Parts {
-			if v, ok := healthValue[p.Health]; ok {
-				ch <- newGauge(c.component, v, with("resource", p.Resource, "resource_id", p.ID))
-			}
-		}
-		if t.PowerWatts != nil {
-			ch <- newGauge(c.power, *t.PowerWatts, node)
-		}
-		if t.Vendor != "" || t.Model != "" || t.FirmwareVersion != "" {
-			ch <- newGauge(c.info, 1, []*dto.LabelPair{ // sorted by name
-				pairs.get("firmware", t.FirmwareVersion), pairs.get("model", t.Model), node[0], node[1], pairs.get("vendor", t.Vendor)})
-		}
-		for _, s := range t.Sensors {
-			d, v := c.byKind[s.Kind], s.Reading
-			if s.Kind == drivers.SensorFan && s.Percent {
-				d, v = c.fanRatio, s.Reading/100
-			}
-			if d != nil {
-				ch <- newGauge(d, v, with("sensor", s.Name, "sensor_context", s.Context))
-			}
-		}
-		for _, p := range t.PowerSupplies {
-			psu := with("power_supply", p.Name)
-			if v, ok := healthValue[p.Health]; ok {
-				ch <- newGauge(c.psuHealth, v, psu)
-			}
-			if p.InputWatts != nil {
-				ch <- newGauge(c.psuIn, *p.InputWatts, psu)
-			}
-			if p.OutputWatts != nil {
-				ch <- newGauge(c.psuOut, *p.OutputWatts, psu)
+		for _, e := range list {
+			if f.always || e.Telemetry != nil {
+				each(f, e)
 			}
 		}
 	}
-	ch <- prometheus.MustNewConstMetric(c.dropped, prometheus.CounterValue, float64(c.src.Dropped()))
-	ch <- prometheus.MustNewConstMetric(c.maxSensors, prometheus.GaugeValue, float64(c.src.MaxSensors()))
 }
 
-// labelPairs makes each label pair of a scrape once: sensor names and
-// contexts repeat on every node.
-type labelPairs map[[2]string]*dto.LabelPair
-
-func (p labelPairs) get(name, value string) *dto.LabelPair {
-	k := [2]string{name, value}
-	lp, ok := p[k]
-	if !ok {
-		lp = &dto.LabelPair{Name: &k[0], Value: &k[1]}
-		p[k] = lp
+// WriteText writes every series in the Prometheus text exposition format
+// (version 0.0.4), the same series Collect gives, family by family.
+func (c *Telemetry) WriteText(w io.Writer) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	var buf []byte
+	var name string
+	var labels []string
+	emit := func(v float64, values ...string) {
+		buf = append(buf[:0], name...)
+		buf = append(buf, '{')
+		for i, l := range labels {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = append(buf, l...)
+			buf = append(buf, '=', '"')
+			buf = appendEscaped(buf, values[i])
+			buf = append(buf, '"')
+		}
+		buf = append(buf, '}', ' ')
+		buf = appendFloat(buf, v)
+		buf = append(buf, '\n')
+		bw.Write(buf)
 	}
-	return lp
+	c.walk(func(f *family, e *telemetry.Entry) { f.samples(e, emit) }, func(f *family) {
+		name, labels = f.name, f.labels
+		writeHeader(bw, f.name, f.help, "gauge")
+	})
+	writeHeader(bw, telemetryPrefix+"sensors_cap", "The most sensors kept per node (--telemetry-max-sensors).", "gauge")
+	bw.WriteString(telemetryPrefix + "sensors_cap " + strconv.Itoa(c.src.MaxSensors()) + "\n")
+	writeHeader(bw, telemetryPrefix+"sensors_dropped_total",
+		"Sensors left out of the cache because a node reported more than the per-node cap (bmc_sensors_cap), over all reads.", "counter")
+	bw.WriteString(telemetryPrefix + "sensors_dropped_total " + strconv.FormatUint(c.src.Dropped(), 10) + "\n")
+	return bw.Flush()
 }
 
-// gauge is a const gauge whose label pairs (sorted by name, as the
-// registry wants them, and shared with other series) are made by the
-// caller: prometheus.MustNewConstMetric makes and sorts them for every
-// series, which dominates a fleet's scrape. One allocation per series.
-type gauge struct {
-	desc   *prometheus.Desc
-	labels []*dto.LabelPair
-	value  float64
-	g      dto.Gauge
+func writeHeader(w *bufio.Writer, name, help, typ string) {
+	w.WriteString("# HELP " + name + " " + strings.NewReplacer(`\`, `\\`, "\n", `\n`).Replace(help) + "\n# TYPE " + name + " " + typ + "\n")
 }
 
-func newGauge(d *prometheus.Desc, v float64, labels []*dto.LabelPair) *gauge {
-	return &gauge{desc: d, labels: labels, value: v}
+// appendEscaped appends a label value escaped as the text format wants:
+// backslash, double quote and line feed.
+func appendEscaped(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\\':
+			b = append(b, '\\', '\\')
+		case '"':
+			b = append(b, '\\', '"')
+		case '\n':
+			b = append(b, '\\', 'n')
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
 }
 
-// Desc implements prometheus.Metric.
-func (m *gauge) Desc() *prometheus.Desc { return m.desc }
-
-// Write implements prometheus.Metric.
-func (m *gauge) Write(out *dto.Metric) error {
-	m.g.Value = &m.value
-	out.Label, out.Gauge = m.labels, &m.g
-	return nil
+// appendFloat formats a sample value as the text format does.
+func appendFloat(b []byte, v float64) []byte {
+	switch {
+	case math.IsNaN(v):
+		return append(b, "NaN"...)
+	case math.IsInf(v, 1):
+		return append(b, "+Inf"...)
+	case math.IsInf(v, -1):
+		return append(b, "-Inf"...)
+	}
+	return strconv.AppendFloat(b, v, 'g', -1, 64)
 }
 
 func b2f(b bool) float64 {

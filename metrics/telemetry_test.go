@@ -1,11 +1,14 @@
 package metrics_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,6 +18,8 @@ import (
 	"github.com/bmc-agent/bmc-agent/metrics"
 	"github.com/bmc-agent/bmc-agent/telemetry"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
 )
 
 // entries is a fixed TelemetrySource.
@@ -23,7 +28,7 @@ type entries struct {
 	dropped uint64
 }
 
-func (e *entries) Entries() []*telemetry.Entry { return e.list }
+func (e *entries) Entries() []*telemetry.Entry { return slices.Clone(e.list) } // the caller's, as the cache's
 func (e *entries) Dropped() uint64             { return e.dropped }
 func (e *entries) MaxSensors() int             { return 250 }
 
@@ -121,6 +126,56 @@ bmc_voltage_volts{node_name="a",node_uuid="uuid-a",sensor="12V",sensor_context="
 	if problems, err := testutil.CollectAndLint(metrics.NewTelemetry(src)); err != nil || len(problems) > 0 {
 		t.Fatalf("lint: %v %v", problems, err)
 	}
+	// The text the agent's /metrics streams is the same series.
+	var text bytes.Buffer
+	if err := metrics.NewTelemetry(src).WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if err := testutil.CollectAndCompare(metrics.NewTelemetry(src), bytes.NewReader(text.Bytes())); err != nil {
+		t.Fatalf("WriteText differs from Collect: %v\n%s", err, text.String())
+	}
+
+	// /metrics: in text (gzip or not) the registry's series and the
+	// stream's; in protobuf the same through the registry.
+	reg := metrics.New(nil)
+	if err := reg.RegisterStream(metrics.NewTelemetry(src)); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []map[string]string{
+		{},
+		{"Accept-Encoding": "gzip"},
+		{"Accept": "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited"},
+	} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", "/metrics", nil)
+		for k, v := range h {
+			req.Header.Set(k, v)
+		}
+		reg.Handler().ServeHTTP(rec, req)
+		var body io.Reader = rec.Body
+		if rec.Header().Get("Content-Encoding") == "gzip" {
+			gz, err := gzip.NewReader(rec.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body = gz
+		}
+		format := expfmt.ResponseFormat(rec.Header())
+		dec := expfmt.NewDecoder(body, format)
+		names := map[string]int{}
+		for {
+			var mf dto.MetricFamily
+			if err := dec.Decode(&mf); err == io.EOF {
+				break
+			} else if err != nil {
+				t.Fatalf("%v: %v", h, err)
+			}
+			names[mf.GetName()] = len(mf.GetMetric())
+		}
+		if names["bmc_up"] != 3 || names["bmc_temperature_celsius"] != 1 || names["go_goroutines"] != 1 || names["bmc_sensors_dropped_total"] != 1 {
+			t.Fatalf("/metrics with %v (%s): %v", h, format, names)
+		}
+	}
 }
 
 // FleetEntries is a cache's worth of entries: nodes nodes with sensors
@@ -148,7 +203,7 @@ func fleetEntries(nodes, sensors int) *entries {
 func BenchmarkTelemetryScrape(b *testing.B) {
 	nodes, sensors := envInt("BMC_AGENT_TELEMETRY_NODES", 10000), envInt("BMC_AGENT_TELEMETRY_SENSORS", 40)
 	reg := metrics.New(nil)
-	if err := reg.Register(metrics.NewTelemetry(fleetEntries(nodes, sensors))); err != nil {
+	if err := reg.RegisterStream(metrics.NewTelemetry(fleetEntries(nodes, sensors))); err != nil {
 		b.Fatal(err)
 	}
 	srv := httptest.NewServer(reg.Handler())

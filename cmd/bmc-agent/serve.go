@@ -234,7 +234,7 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 		}, tm, db, member); err != nil {
 			return &usageError{err}
 		}
-		if err := mreg.Register(metrics.NewTelemetry(tel.Cache())); err != nil {
+		if err := mreg.RegisterStream(metrics.NewTelemetry(tel.Cache())); err != nil {
 			return err
 		}
 		telAPI = tel

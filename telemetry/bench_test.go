@@ -1,0 +1,190 @@
+package telemetry_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bmc-agent/bmc-agent/drivers"
+	"github.com/bmc-agent/bmc-agent/drivers/fake"
+	"github.com/bmc-agent/bmc-agent/internal/childproc"
+	"github.com/bmc-agent/bmc-agent/lock"
+	"github.com/bmc-agent/bmc-agent/metrics"
+	"github.com/bmc-agent/bmc-agent/store"
+	"github.com/bmc-agent/bmc-agent/store/sqlstore"
+	"github.com/bmc-agent/bmc-agent/taskmanager"
+	"github.com/bmc-agent/bmc-agent/telemetry"
+)
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+func envDuration(name string, def time.Duration) time.Duration {
+	if v, err := time.ParseDuration(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// inFlight is a drivers.Middleware that counts the telemetry reads reaching
+// the driver and the most in flight at once.
+type inFlight struct {
+	mu              sync.Mutex
+	now, max, reads int
+}
+
+func (f *inFlight) middleware(ctx context.Context, c drivers.Call, next func(context.Context) error) error {
+	if c.Method.Name != drivers.MethodTelemetry.Name {
+		return next(ctx)
+	}
+	f.mu.Lock()
+	f.now++
+	f.reads++
+	f.max = max(f.max, f.now)
+	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		f.now--
+		f.mu.Unlock()
+	}()
+	return next(ctx)
+}
+
+func (f *inFlight) counts() (reads, most int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.reads, f.max
+}
+
+// BenchmarkTelemetryFleet is one agent reading the telemetry of 10,000
+// nodes of 40 sensors, each read costing what a Redfish read of five
+// requests at 200 ms each costs (one second), within a 60 s interval with
+// 300 workers: the same load per worker as the default 3 minutes with 100
+// (BMC_AGENT_TELEMETRY_NODES, _SENSORS, _LATENCY, _REQUESTS, _INTERVAL and
+// _WORKERS change them). The BMCs are the fake driver's, in this process, so
+// that the figures are the agent's own: the embedded database with the
+// nodes, the task manager, the collector and its cache. Each iteration is
+// one cycle spread as Run spreads it; then /metrics is scraped (as
+// Prometheus asks for it, gzip) from the cache, and the scrape is checked to
+// have made no driver call.
+//
+// Reported: cycle_s (the cycle, start of the first read to end of the
+// last), interval_s, x_interval (their ratio; at most 1 means the reads fit
+// the interval), max_in_flight (reads at once, at most one per node's
+// BMC), rss_MB (this process's resident memory after the cycles, before the
+// scrape) and x_target_150MB, peak_rss_MB (its high-water mark, node
+// creation and the scrape included), heap_MB (Go heap in use after a GC),
+// scrape_s and x_target_1s (one scrape of every series), series.
+func BenchmarkTelemetryFleet(b *testing.B) {
+	nodes := envInt("BMC_AGENT_TELEMETRY_NODES", 10000)
+	sensors := envInt("BMC_AGENT_TELEMETRY_SENSORS", 40)
+	latency := envDuration("BMC_AGENT_TELEMETRY_LATENCY", 200*time.Millisecond)
+	requests := envInt("BMC_AGENT_TELEMETRY_REQUESTS", 5)
+	interval := envDuration("BMC_AGENT_TELEMETRY_INTERVAL", 60*time.Second)
+	workers := envInt("BMC_AGENT_TELEMETRY_WORKERS", 300)
+	ctx := context.Background()
+
+	db, err := sqlstore.Open(ctx, filepath.Join(b.TempDir(), "agent.db"), sqlstore.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	read := latency * time.Duration(requests)
+	for i := range nodes {
+		n := &store.Node{
+			Name: fmt.Sprintf("node-%05d", i), Driver: fake.Name, ProvisionState: taskmanager.StateActive,
+			DriverInfo: store.JSON{
+				fake.InfoDelay: read.String(), fake.InfoSensors: strconv.Itoa(sensors),
+				"fake_address": fmt.Sprintf("10.1.%d.%d", i/250, i%250), // a BMC per node
+			},
+		}
+		if err := db.CreateNode(ctx, n); err != nil {
+			b.Fatal(err)
+		}
+	}
+	f := fake.New()
+	reg, err := drivers.NewRegistry(f)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer reg.Close(context.Background())
+	count := &inFlight{}
+	tm, err := taskmanager.New(taskmanager.Config{
+		AgentID: "bench", Store: db, Drivers: reg, Locker: lock.NewLocker(db, lock.Policy{}, nil),
+		Middleware: []drivers.Middleware{count.middleware, drivers.Timeout(2 * time.Minute)},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tm.Shutdown(context.Background())
+	c, err := telemetry.New(telemetry.Config{AgentID: "bench", Interval: interval, Workers: workers, HealthFault: true}, tm, db, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	var took time.Duration
+	for range b.N {
+		r, err := c.Cycle(ctx, c.Spread())
+		if err != nil || r.Read != nodes {
+			b.Fatalf("cycle: %+v %v", r, err)
+		}
+		took += r.Took
+	}
+	b.StopTimer()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	rss, _, err := childproc.Memory(0)
+	if err != nil {
+		b.Fatal(err)
+	}
+
+	mreg := metrics.New(nil)
+	if err := mreg.RegisterStream(metrics.NewTelemetry(c.Cache())); err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(mreg.Handler())
+	defer srv.Close()
+	before, most := count.counts()
+	start := time.Now()
+	req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	resp, err := (&http.Client{Transport: &http.Transport{DisableCompression: true}}).Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	scrape := time.Since(start)
+	if after, _ := count.counts(); after != before {
+		b.Fatalf("the scrape made %d telemetry reads", after-before)
+	}
+	_, peak, _ := childproc.Memory(0)
+
+	cycle := took.Seconds() / float64(b.N)
+	b.ReportMetric(cycle, "cycle_s")
+	b.ReportMetric(interval.Seconds(), "interval_s")
+	b.ReportMetric(cycle/interval.Seconds(), "x_interval")
+	b.ReportMetric(float64(most), "max_in_flight")
+	b.ReportMetric(rss/1e6, "rss_MB")
+	b.ReportMetric(rss/1e6/150, "x_target_150MB")
+	b.ReportMetric(peak/1e6, "peak_rss_MB")
+	b.ReportMetric(float64(ms.HeapInuse)/1e6, "heap_MB")
+	b.ReportMetric(scrape.Seconds(), "scrape_s")
+	b.ReportMetric(scrape.Seconds()/1, "x_target_1s")
+	b.ReportMetric(float64(nodes*(sensors+12)), "series") // 8 per node and 2 per power supply of the fake, besides the sensors
+	b.ReportMetric(0, "ns/op")
+}
