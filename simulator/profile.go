@@ -209,6 +209,21 @@ type Quirks struct {
 	// release notes idrac-inspect-sku and idrac-redfish-sku (bug 2146585).
 	SKUServiceTag bool `json:",omitempty"`
 
+	// --- telemetry (sensors.go, telemetry.go) ---
+
+	// Telemetry is which schema generation of power and thermal resources
+	// the Chassis links: both (the generic default), only the deprecated
+	// Power and Thermal, or only PowerSubsystem, ThermalSubsystem,
+	// EnvironmentMetrics and Sensors. Each profile's choice cites its
+	// source there.
+	Telemetry TelemetrySchema `json:",omitempty"`
+	// FanPercent: fans read in percent of full speed (ReadingUnits
+	// "Percent") instead of RPM.
+	FanPercent bool `json:",omitempty"`
+	// NoPSUInputWatts: power supplies report their output power only, no
+	// per-unit input power.
+	NoPSUInputWatts bool `json:",omitempty"`
+
 	// --- BMC reset ---
 
 	// BMCResetRefuse and BMCResetUnavailable make Manager.Reset real: for
@@ -221,6 +236,23 @@ type Quirks struct {
 	BMCResetRefuse      Span `json:",omitempty"`
 	BMCResetUnavailable Span `json:",omitempty"`
 }
+
+// TelemetrySchema is a schema generation of the Chassis' power and thermal
+// resources (Quirks.Telemetry).
+type TelemetrySchema string
+
+// The schema generations. DMTF deprecated Power and Thermal in Redfish
+// 2020.4 (DSP8010 2020.4: Power v1.7.0, Thermal v1.7.0) in favour of
+// PowerSubsystem, ThermalSubsystem, EnvironmentMetrics and Sensors.
+const (
+	// TelemetryBoth links both generations (the generic default).
+	TelemetryBoth TelemetrySchema = ""
+	// TelemetryLegacy links only Power and Thermal.
+	TelemetryLegacy TelemetrySchema = "Power/Thermal"
+	// TelemetryModern links only PowerSubsystem, ThermalSubsystem,
+	// EnvironmentMetrics and Sensors.
+	TelemetryModern TelemetrySchema = "PowerSubsystem/ThermalSubsystem"
+)
 
 // profiles lists every profile the simulator knows. Ids and device names
 // are the vendors' own, from their Redfish documentation and captures.

@@ -109,6 +109,9 @@ type System struct {
 	// (empty fields unset), applied at the next Reset
 	// (Quirks.BootViaSettings).
 	bootPend *BootOverride
+	// parts are the sensors and power supplies made to fail
+	// (SetPartHealth), by name; nil when none. Replaced, never mutated.
+	parts map[string]string
 }
 
 // newSystem builds a system in its initial state: power off, no override,
