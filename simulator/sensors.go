@@ -286,6 +286,7 @@ func (s *System) SetPartHealth(part, health string) error {
 		next = nil
 	}
 	s.parts = next
+	s.gen.system++ // the System's and Chassis' HealthRollup change
 	return nil
 }
 

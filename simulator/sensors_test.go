@@ -194,3 +194,80 @@ func BenchmarkTelemetry(b *testing.B) {
 		_ = sys.Telemetry()
 	}
 }
+
+// TestTelemetryResources reads each profile's power and thermal resources
+// over HTTP: the Chassis links the profile's generation and no other, and
+// what the resources say matches System.Telemetry at the same clock.
+func TestTelemetryResources(t *testing.T) {
+	clk := newFakeClock()
+	for _, p := range Profiles() {
+		t.Run(p.Name, func(t *testing.T) {
+			sim := startSim(t, Config{Systems: 1, Profile: p.Name, Now: clk.Now})
+			id := sim.SystemIDs()[0]
+			sys := sim.System(id)
+			_ = sys.Reset(ResetOn)
+			_ = sys.SetPartHealth("PSU2", HealthCritical)
+			c := newClient(t, sim.URL())
+			cp := "/redfish/v1/Chassis/" + id
+			ch := c.get(cp)
+			tel := sys.Telemetry()
+			if got := getObj(ch, "Status")["HealthRollup"]; got != HealthCritical {
+				t.Errorf("chassis HealthRollup %v, want Critical", got)
+			}
+			legacy, modern := p.Quirks.Telemetry != TelemetryModern, p.Quirks.Telemetry != TelemetryLegacy
+			for link, want := range map[string]bool{"Power": legacy, "Thermal": legacy, "PowerSubsystem": modern, "ThermalSubsystem": modern, "EnvironmentMetrics": modern, "Sensors": modern} {
+				if _, has := ch[link]; has != want {
+					t.Errorf("chassis links %s: %v, want %v", link, has, want)
+				}
+				if st, _, _ := c.do(http.MethodGet, cp+"/"+link, nil, nil); (st == http.StatusOK) != want {
+					t.Errorf("GET %s: %d", link, st)
+				}
+			}
+			if legacy {
+				pw := c.get(cp + "/Power")
+				ctl, _ := pw["PowerControl"].([]any)
+				if len(ctl) != 1 || getObj(ctl[0])["PowerConsumedWatts"] != tel.PowerWatts {
+					t.Errorf("PowerControl %v, want %v W", ctl, tel.PowerWatts)
+				}
+				psus, _ := pw["PowerSupplies"].([]any)
+				_, hasIn := getObj(psus[0])["PowerInputWatts"]
+				if len(psus) != 2 || hasIn != !p.Quirks.NoPSUInputWatts {
+					t.Errorf("PowerSupplies %v: input watts present %v", psus, hasIn)
+				}
+				if _, has := getObj(psus[1])["PowerOutputWatts"]; has || getObj(psus[1], "Status")["Health"] != HealthCritical {
+					t.Errorf("failed PSU2 %v, want Critical without readings", psus[1])
+				}
+				fans, _ := c.get(cp + "/Thermal")["Fans"].([]any)
+				if len(fans) != 4 || getObj(fans[0])["ReadingUnits"] != sensorByName(t, tel, "Fan1").Units {
+					t.Errorf("fans %v", fans)
+				}
+			}
+			if modern {
+				env := c.get(cp + "/EnvironmentMetrics")
+				if getObj(env, "PowerWatts")["Reading"] != tel.PowerWatts {
+					t.Errorf("EnvironmentMetrics %v, want %v W", env, tel.PowerWatts)
+				}
+				coll := c.get(cp + "/Sensors?$expand=.")
+				ms, _ := coll["Members"].([]any)
+				if len(ms) != len(tel.Sensors) {
+					t.Fatalf("%d sensors, model has %d", len(ms), len(tel.Sensors))
+				}
+				for i, m := range ms {
+					if s := tel.Sensors[i]; getObj(m)["Name"] != s.Name || getObj(m)["Reading"] != s.Reading {
+						t.Errorf("sensor %v, model %+v", m, s)
+					}
+				}
+				m := c.get(cp + "/PowerSubsystem/PowerSupplies/PSU1/Metrics")
+				if getObj(m, "OutputPowerWatts")["Reading"] != tel.PowerSupplies[0].OutputWatts {
+					t.Errorf("PSU1 metrics %v, model %+v", m, tel.PowerSupplies[0])
+				}
+			}
+			if got := getObj(c.get("/redfish/v1/Systems/"+id), "Status")["HealthRollup"]; got != HealthOK {
+				t.Errorf("system HealthRollup %v with a PSU failed, want OK (the PSU is the chassis')", got)
+			}
+			if rc := sys.Requests(); rc.Writes != 0 || rc.Reads == 0 {
+				t.Errorf("requests %+v, want reads only", rc)
+			}
+		})
+	}
+}
