@@ -1,6 +1,10 @@
 package redfish_test
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -170,4 +174,49 @@ func TestTelemetryMockup(t *testing.T) {
 	if got.Health == drivers.HealthUnknown || len(got.Parts) != 2 {
 		t.Errorf("health %q parts %+v", got.Health, got.Parts)
 	}
+}
+
+// TestTelemetryWithoutExpand reads the same mockup from a root that
+// advertises no $expand (as BMCs without ProtocolFeaturesSupported do):
+// the driver reads member by member and gets the same telemetry, in more
+// requests.
+func TestTelemetryWithoutExpand(t *testing.T) {
+	src := mockups + "/public-rackmount1"
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+	var root map[string]any
+	readJSON(t, filepath.Join(dir, "index.json"), &root)
+	delete(root, "ProtocolFeaturesSupported")
+	b, err := json.Marshal(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "index.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	read := func(mockup string) (*drivers.Telemetry, uint64) {
+		sim := startSim(t, simulator.Config{MockupDir: mockup})
+		d := newDriver(t, fastOptions())
+		n := simNode(sim, sim.SystemIDs()[0], nil)
+		if _, err := d.Telemetry(ctx(t), n); err != nil { // logs in, reads the root
+			t.Fatal(err)
+		}
+		before := d.Stats().Requests
+		got, err := d.Telemetry(ctx(t), n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got, d.Stats().Requests - before
+	}
+	expanded, few := read(src)
+	plain, many := read(dir)
+	if !reflect.DeepEqual(expanded, plain) {
+		t.Errorf("with $expand:\n%+v\nwithout:\n%+v", expanded, plain)
+	}
+	if few != 4 || many <= few {
+		t.Errorf("%d requests with $expand, %d without: want 4, and more without", few, many)
+	}
+	t.Logf("public-rackmount1: %d requests per read with $expand, %d without", few, many)
 }
