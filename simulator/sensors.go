@@ -233,17 +233,34 @@ func (s *System) telemetryAt(now time.Time, on bool, failed map[string]string, q
 		t.PowerSupplies[i] = ps
 	}
 
-	t.SystemHealth, t.ChassisHealth = HealthOK, HealthOK
-	for _, sn := range t.Sensors {
-		t.ChassisHealth = worseHealth(t.ChassisHealth, sn.Health)
-		if sn.Context == "CPU" {
-			t.SystemHealth = worseHealth(t.SystemHealth, sn.Health)
+	t.SystemHealth, t.ChassisHealth = rollupsOf(failed)
+	return t
+}
+
+// Rollups returns the System's and the Chassis' HealthRollup, as Telemetry
+// does, without computing the readings: health follows from the failed
+// parts alone. The Redfish face renders it on every System and Chassis.
+func (s *System) Rollups() (system, chassis string) {
+	s.mu.Lock()
+	failed := s.parts
+	s.mu.Unlock()
+	return rollupsOf(failed)
+}
+
+// rollupsOf is the System's and Chassis' rollup given the failed parts.
+func rollupsOf(failed map[string]string) (system, chassis string) {
+	system, chassis = HealthOK, HealthOK
+	for _, sp := range sensorLayout {
+		h := failed[sp.name]
+		chassis = worseHealth(chassis, h)
+		if sp.context == "CPU" {
+			system = worseHealth(system, h)
 		}
 	}
-	for _, ps := range t.PowerSupplies {
-		t.ChassisHealth = worseHealth(t.ChassisHealth, ps.Health)
+	for _, name := range psuNames {
+		chassis = worseHealth(chassis, failed[name])
 	}
-	return t
+	return system, chassis
 }
 
 // failedReading is what a failing temperature or voltage reads: above its
