@@ -7,17 +7,16 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bmc-agent/bmc-agent/drivers"
+	"github.com/bmc-agent/bmc-agent/internal/testutil"
 	"github.com/bmc-agent/bmc-agent/metrics"
 	"github.com/bmc-agent/bmc-agent/telemetry"
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	prom "github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 )
@@ -120,10 +119,10 @@ bmc_up{node_name="c",node_uuid="uuid-c"} 0
 # TYPE bmc_voltage_volts gauge
 bmc_voltage_volts{node_name="a",node_uuid="uuid-a",sensor="12V",sensor_context=""} 12.1
 `
-	if err := testutil.CollectAndCompare(metrics.NewTelemetry(src), strings.NewReader(want)); err != nil {
+	if err := prom.CollectAndCompare(metrics.NewTelemetry(src), strings.NewReader(want)); err != nil {
 		t.Fatal(err)
 	}
-	if problems, err := testutil.CollectAndLint(metrics.NewTelemetry(src)); err != nil || len(problems) > 0 {
+	if problems, err := prom.CollectAndLint(metrics.NewTelemetry(src)); err != nil || len(problems) > 0 {
 		t.Fatalf("lint: %v %v", problems, err)
 	}
 	// The text the agent's /metrics streams is the same series.
@@ -131,7 +130,7 @@ bmc_voltage_volts{node_name="a",node_uuid="uuid-a",sensor="12V",sensor_context="
 	if err := metrics.NewTelemetry(src).WriteText(&text); err != nil {
 		t.Fatal(err)
 	}
-	if err := testutil.CollectAndCompare(metrics.NewTelemetry(src), bytes.NewReader(text.Bytes())); err != nil {
+	if err := prom.CollectAndCompare(metrics.NewTelemetry(src), bytes.NewReader(text.Bytes())); err != nil {
 		t.Fatalf("WriteText differs from Collect: %v\n%s", err, text.String())
 	}
 
@@ -201,7 +200,7 @@ func fleetEntries(nodes, sensors int) *entries {
 // under 1 s (x_target_1s is the gzip one's ratio to it). Also reported: the
 // series and the MB of uncompressed exposition.
 func BenchmarkTelemetryScrape(b *testing.B) {
-	nodes, sensors := envInt("BMC_AGENT_TELEMETRY_NODES", 10000), envInt("BMC_AGENT_TELEMETRY_SENSORS", 40)
+	nodes, sensors := testutil.EnvInt("BMC_AGENT_TELEMETRY_NODES", 10000), testutil.EnvInt("BMC_AGENT_TELEMETRY_SENSORS", 40)
 	reg := metrics.New(nil)
 	if err := reg.RegisterStream(metrics.NewTelemetry(fleetEntries(nodes, sensors))); err != nil {
 		b.Fatal(err)
@@ -242,11 +241,4 @@ func BenchmarkTelemetryScrape(b *testing.B) {
 	b.ReportMetric(float64(nodes*(sensors+7)), "series")
 	b.ReportMetric(float64(size)/1e6, "body_MB")
 	b.ReportMetric(0, "ns/op")
-}
-
-func envInt(name string, def int) int {
-	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
-		return v
-	}
-	return def
 }

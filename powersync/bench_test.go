@@ -2,87 +2,25 @@ package powersync_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"github.com/bmc-agent/bmc-agent/internal/childproc"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/bmc-agent/bmc-agent/drivers"
 	"github.com/bmc-agent/bmc-agent/drivers/redfish"
+	"github.com/bmc-agent/bmc-agent/internal/childproc"
 	"github.com/bmc-agent/bmc-agent/internal/pgtest"
+	"github.com/bmc-agent/bmc-agent/internal/simfleet"
+	"github.com/bmc-agent/bmc-agent/internal/testutil"
 	"github.com/bmc-agent/bmc-agent/lock"
 	"github.com/bmc-agent/bmc-agent/powersync"
-	"github.com/bmc-agent/bmc-agent/simulator"
 	"github.com/bmc-agent/bmc-agent/store"
 	"github.com/bmc-agent/bmc-agent/store/sqlstore"
 	"github.com/bmc-agent/bmc-agent/taskmanager"
 )
-
-// serveSim is the simulator child of the fleet benchmark (see TestMain), so
-// that the agent's resident memory and CPU are its own: arg is
-// "systems,latency,port-per-system".
-func serveSim(arg string) (string, io.Closer, error) {
-	f := strings.Split(arg, ",")
-	if len(f) != 3 {
-		return "", nil, fmt.Errorf("bad spec %q", arg)
-	}
-	systems, err := strconv.Atoi(f[0])
-	latency, err2 := time.ParseDuration(f[1])
-	if err != nil || err2 != nil {
-		return "", nil, fmt.Errorf("bad spec %q", arg)
-	}
-	sim, err := simulator.New(simulator.Config{
-		Systems: systems, Fault: simulator.Fault{Latency: latency}, RequestLogSize: -1, PortPerSystem: f[2] == "true",
-	})
-	if err != nil {
-		return "", nil, err
-	}
-	if err := sim.Start(context.Background(), "127.0.0.1:0"); err != nil {
-		return "", nil, err
-	}
-	return sim.URL(), sim, nil
-}
-
-// simSystems asks the simulator's admin endpoint for every system's URL.
-func simSystems(tb testing.TB, url string) map[string]string {
-	tb.Helper()
-	resp, err := http.Get(url + "/sim/systems")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var list struct{ Members []struct{ ID, URL string } }
-	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
-		tb.Fatal(err)
-	}
-	out := make(map[string]string, len(list.Members))
-	for _, m := range list.Members {
-		out[m.ID] = m.URL
-	}
-	return out
-}
-
-func envInt(name string, def int) int {
-	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
-		return v
-	}
-	return def
-}
-
-func envDuration(name string, def time.Duration) time.Duration {
-	if v, err := time.ParseDuration(os.Getenv(name)); err == nil && v > 0 {
-		return v
-	}
-	return def
-}
 
 // BenchmarkSyncFleet is one agent syncing a fleet of simulated Redfish BMCs:
 // 10,000 nodes with 200 ms of latency per request at a concurrency of 200
@@ -104,29 +42,25 @@ func envDuration(name string, def time.Duration) time.Duration {
 // runtime holds; the rest of the RSS is SQLite's page caches, which live
 // outside the Go heap, and the binary) and heap_MB (Go heap in use).
 func BenchmarkSyncFleet(b *testing.B) {
-	nodes := envInt("BMC_AGENT_SYNC_NODES", 10000)
-	latency := envDuration("BMC_AGENT_SYNC_LATENCY", 200*time.Millisecond)
-	workers := envInt("BMC_AGENT_SYNC_WORKERS", 200)
+	nodes := testutil.EnvInt("BMC_AGENT_SYNC_NODES", 10000)
+	latency := testutil.EnvDuration("BMC_AGENT_SYNC_LATENCY", 200*time.Millisecond)
+	workers := testutil.EnvInt("BMC_AGENT_SYNC_WORKERS", 200)
 	ctx := context.Background()
 
 	perPort := os.Getenv("BMC_AGENT_SYNC_PORT_PER_BMC") != ""
-	url := childproc.Start(b, "sim", fmt.Sprintf("%d,%s,%t", nodes, latency, perPort)).URL
+	url := childproc.Start(b, simfleet.Name, simfleet.Arg(nodes, latency, perPort)).URL
 	address := func(i int) (string, string) {
 		return url, fmt.Sprintf("/redfish/v1/Systems/sys-%05d", i)
 	}
 	if perPort {
-		systems := simSystems(b, url)
-		address = func(i int) (string, string) {
-			u := systems[fmt.Sprintf("sys-%05d", i)]
-			p := strings.Index(u, "/redfish/")
-			return u[:p], u[p:]
-		}
+		systems := simfleet.Systems(b, url)
+		address = func(i int) (string, string) { return simfleet.Split(systems[fmt.Sprintf("sys-%05d", i)]) }
 	}
 	dsn := filepath.Join(b.TempDir(), "agent.db")
 	if os.Getenv("BMC_AGENT_SYNC_DB") == "postgres" {
 		dsn = pgtest.DSN(b)
 	}
-	db, err := sqlstore.Open(ctx, dsn, sqlstore.Options{MaxConns: envInt("BMC_AGENT_SYNC_DB_CONNS", 0)})
+	db, err := sqlstore.Open(ctx, dsn, sqlstore.Options{MaxConns: testutil.EnvInt("BMC_AGENT_SYNC_DB_CONNS", 0)})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/bmc-agent/bmc-agent/drivers"
 	"github.com/bmc-agent/bmc-agent/drivers/fake"
 	"github.com/bmc-agent/bmc-agent/internal/pgtest"
+	"github.com/bmc-agent/bmc-agent/internal/simfleet"
 	"github.com/bmc-agent/bmc-agent/lock"
 	"github.com/bmc-agent/bmc-agent/powersync"
 	"github.com/bmc-agent/bmc-agent/store"
@@ -27,7 +28,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	childproc.Serve("sim", serveSim)
+	childproc.Serve(simfleet.Name, simfleet.Serve)
 	os.Exit(pgtest.Main(m))
 }
 

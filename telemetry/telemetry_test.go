@@ -13,6 +13,8 @@ import (
 	"github.com/bmc-agent/bmc-agent/cluster"
 	"github.com/bmc-agent/bmc-agent/drivers"
 	"github.com/bmc-agent/bmc-agent/drivers/fake"
+	"github.com/bmc-agent/bmc-agent/internal/childproc"
+	"github.com/bmc-agent/bmc-agent/internal/simfleet"
 	"github.com/bmc-agent/bmc-agent/lock"
 	"github.com/bmc-agent/bmc-agent/store"
 	"github.com/bmc-agent/bmc-agent/store/sqlstore"
@@ -21,7 +23,10 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	childproc.Serve(simfleet.Name, simfleet.Serve) // the simulated fleet of BenchmarkTelemetryFleetRedfish
+	goleak.VerifyTestMain(m)
+}
 
 type env struct {
 	db   *sqlstore.DB
