@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bmc-agent/bmc-agent/cluster"
+	"github.com/bmc-agent/bmc-agent/internal/sweep"
 	"github.com/bmc-agent/bmc-agent/store"
 	"github.com/bmc-agent/bmc-agent/taskmanager"
 )
@@ -262,29 +263,8 @@ func (l *Loop) cycle(ctx context.Context, r *Result) error {
 	r.Agents, r.Owned = agents, len(owned)
 	l.forget(owned)
 
-	work := make(chan string)
-	results := make(chan Result, l.cfg.Workers)
-	n := min(l.cfg.Workers, len(owned))
-	for range n {
-		go func() {
-			var part Result
-			for id := range work {
-				l.syncNode(ctx, id, &part)
-			}
-			results <- part
-		}()
-	}
-feed:
-	for _, id := range owned {
-		select {
-		case work <- id:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(work)
-	for range n {
-		r.add(<-results)
+	for _, part := range sweep.Run(ctx, owned, l.cfg.Workers, 0, func(id string, part *Result) { l.syncNode(ctx, id, part) }) {
+		r.add(part)
 	}
 	return ctx.Err()
 }

@@ -91,7 +91,7 @@ func BenchmarkTelemetryFleet(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer db.Close()
+	b.Cleanup(func() { db.Close() }) // after the task manager (fleetCollector)
 	read := latency * time.Duration(requests)
 	for i := range nodes {
 		n := &store.Node{
@@ -105,12 +105,26 @@ func BenchmarkTelemetryFleet(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	f := fake.New()
-	reg, err := drivers.NewRegistry(f)
+	c, count, cycle := fleetCollector(b, db, fake.New(), nodes, interval, workers)
+	b.ResetTimer()
+	var took time.Duration
+	for range b.N {
+		took += cycle()
+	}
+	b.StopTimer()
+	reportFleet(b, c, count, took.Seconds()/float64(b.N), interval)
+}
+
+// fleetCollector is the agent of a fleet benchmark over db's nodes: a
+// registry of the one driver d, a task manager counting the telemetry reads
+// in flight, a collector; and a function that runs a cycle spread as Run
+// spreads it, checks it read all nodes and returns how long it took.
+func fleetCollector(b *testing.B, db *sqlstore.DB, d drivers.Driver, nodes int, interval time.Duration, workers int) (*telemetry.Collector, *inFlight, func() time.Duration) {
+	reg, err := drivers.NewRegistry(d)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer reg.Close(context.Background())
+	b.Cleanup(func() { reg.Close(context.Background()) })
 	count := &inFlight{}
 	tm, err := taskmanager.New(taskmanager.Config{
 		AgentID: "bench", Store: db, Drivers: reg, Locker: lock.NewLocker(db, lock.Policy{}, nil),
@@ -119,22 +133,18 @@ func BenchmarkTelemetryFleet(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer tm.Shutdown(context.Background())
+	b.Cleanup(func() { tm.Shutdown(context.Background()) })
 	c, err := telemetry.New(telemetry.Config{AgentID: "bench", Interval: interval, Workers: workers, HealthFault: true}, tm, db, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.ResetTimer()
-	var took time.Duration
-	for range b.N {
-		r, err := c.Cycle(ctx, c.Spread())
+	return c, count, func() time.Duration {
+		r, err := c.Cycle(context.Background(), c.Spread())
 		if err != nil || r.Read != nodes {
 			b.Fatalf("cycle: %+v %v", r, err)
 		}
-		took += r.Took
+		return r.Took
 	}
-	b.StopTimer()
-	reportFleet(b, c, count, took.Seconds()/float64(b.N), interval)
 }
 
 // reportFleet reports a fleet benchmark's figures (see
@@ -217,7 +227,7 @@ func BenchmarkTelemetryFleetRedfish(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer db.Close()
+	b.Cleanup(func() { db.Close() }) // after the task manager (fleetCollector)
 	for id, u := range systems {
 		addr, system := simfleet.Split(u)
 		n := &store.Node{
@@ -231,31 +241,7 @@ func BenchmarkTelemetryFleetRedfish(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	reg, err := drivers.NewRegistry(redfish.New(redfish.Options{}))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer reg.Close(context.Background())
-	count := &inFlight{}
-	tm, err := taskmanager.New(taskmanager.Config{
-		AgentID: "bench", Store: db, Drivers: reg, Locker: lock.NewLocker(db, lock.Policy{}, nil),
-		Middleware: []drivers.Middleware{count.middleware, drivers.Timeout(2 * time.Minute)},
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer tm.Shutdown(context.Background())
-	c, err := telemetry.New(telemetry.Config{AgentID: "bench", Interval: interval, Workers: workers, HealthFault: true}, tm, db, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cycle := func() time.Duration {
-		r, err := c.Cycle(ctx, c.Spread())
-		if err != nil || r.Read != len(systems) {
-			b.Fatalf("cycle: %+v %v", r, err)
-		}
-		return r.Took
-	}
+	c, count, cycle := fleetCollector(b, db, redfish.New(redfish.Options{}), len(systems), interval, workers)
 	first := cycle()
 	b.ResetTimer()
 	var took time.Duration

@@ -10,6 +10,7 @@ import (
 
 	"github.com/bmc-agent/bmc-agent/cluster"
 	"github.com/bmc-agent/bmc-agent/drivers"
+	"github.com/bmc-agent/bmc-agent/internal/sweep"
 	"github.com/bmc-agent/bmc-agent/store"
 	"github.com/bmc-agent/bmc-agent/taskmanager"
 )
@@ -90,8 +91,8 @@ type Collector struct {
 	cache *Cache
 	gate  gate
 
-	mu      sync.Mutex
-	running bool
+	cycling sync.Mutex // held by the running cycle
+	mu      sync.Mutex // guards flights
 	flights map[string]*flights
 }
 
@@ -162,18 +163,10 @@ func (c *Collector) Spread() time.Duration { return c.cfg.Interval * 3 / 4 }
 // Cycles of one Collector never run at once: a Cycle called while another
 // runs returns an error at once.
 func (c *Collector) Cycle(ctx context.Context, spread time.Duration) (Result, error) {
-	c.mu.Lock()
-	if c.running {
-		c.mu.Unlock()
+	if !c.cycling.TryLock() {
 		return Result{}, errors.New("telemetry: a cycle is already running")
 	}
-	c.running = true
-	c.mu.Unlock()
-	defer func() {
-		c.mu.Lock()
-		c.running = false
-		c.mu.Unlock()
-	}()
+	defer c.cycling.Unlock()
 
 	r := Result{Started: time.Now()}
 	err := c.cycle(ctx, spread, &r)
@@ -218,47 +211,16 @@ func (c *Collector) cycle(ctx context.Context, spread time.Duration, r *Result) 
 	r.Agents, r.Owned = share.Agents, len(owned)
 	r.Dropped = c.cache.retain(keep)
 
-	work := make(chan string)
-	results := make(chan Result, c.cfg.Workers)
-	workers := min(c.cfg.Workers, len(owned))
-	for range workers {
-		go func() {
-			var part Result
-			for id := range work {
-				switch err := c.read(ctx, id); {
-				case err == nil:
-					part.Read++
-				case errors.Is(err, drivers.ErrUnsupported), errors.Is(err, store.ErrNotFound), ctx.Err() != nil:
-					part.Skipped++
-				default:
-					part.Failed++
-				}
-			}
-			results <- part
-		}()
-	}
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	<-timer.C
-feed:
-	for k, id := range owned {
-		if spread > 0 && k > 0 {
-			timer.Reset(time.Until(r.Started.Add(spread * time.Duration(k) / time.Duration(len(owned)))))
-			select {
-			case <-timer.C:
-			case <-ctx.Done():
-				break feed
-			}
+	for _, p := range sweep.Run(ctx, owned, c.cfg.Workers, spread, func(id string, part *Result) {
+		switch err := c.read(ctx, id); {
+		case err == nil:
+			part.Read++
+		case errors.Is(err, drivers.ErrUnsupported), errors.Is(err, store.ErrNotFound), ctx.Err() != nil:
+			part.Skipped++
+		default:
+			part.Failed++
 		}
-		select {
-		case work <- id:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(work)
-	for range workers {
-		p := <-results
+	}) {
 		r.Read += p.Read
 		r.Failed += p.Failed
 		r.Skipped += p.Skipped
