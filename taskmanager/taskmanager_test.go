@@ -215,6 +215,7 @@ var setters = map[string]func(h *drivers.Handle) error{
 var readers = map[string]func(h *drivers.Handle) error{
 	"PowerState":            func(h *drivers.Handle) error { _, err := h.PowerState(bg); return err },
 	"SupportedPowerActions": func(h *drivers.Handle) error { _, err := h.SupportedPowerActions(bg); return err },
+	"Telemetry":             func(h *drivers.Handle) error { _, err := h.Telemetry(bg); return err },
 	"BootDevice":            func(h *drivers.Handle) error { _, err := h.BootDevice(bg); return err },
 	"SupportedBootDevices":  func(h *drivers.Handle) error { _, err := h.SupportedBootDevices(bg); return err },
 	"BootMode":              func(h *drivers.Handle) error { _, err := h.BootMode(bg); return err },
