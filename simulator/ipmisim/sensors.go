@@ -235,14 +235,18 @@ func (st sdrStore) RecordIDs(context.Context) ([]uint16, error) {
 func (sdrStore) Write(context.Context, uint16, []byte) error { return hal.ErrNotSupported }
 func (sdrStore) Delete(context.Context, uint16) error        { return hal.ErrNotSupported }
 
-// sensor returns the sensor with the given number.
-func (s *sysBMC) sensor(number byte) (sdrSensor, bool) {
+// sensorOf returns the sensor a Sensor/Event request names in its first
+// byte, or the completion code of a request that names none.
+func (s *sysBMC) sensorOf(req []byte) (sdrSensor, types.CompletionCode) {
+	if len(req) < 1 {
+		return sdrSensor{}, types.CodeRequestDataLengthInvalid
+	}
 	for _, sn := range s.sdrSensors() {
-		if sn.number == number {
-			return sn, true
+		if sn.number == req[0] {
+			return sn, types.CodeOK
 		}
 	}
-	return sdrSensor{}, false
+	return sdrSensor{}, types.CodeRequestedDataNotPresent
 }
 
 // getSDR implements Get SDR (Storage 0x23, IPMI v2.0 §33.12): a part of a
@@ -276,12 +280,9 @@ func (s *sysBMC) getSDR(ctx context.Context, hctx *handlers.HandlerContext, req 
 // v2.0 §35.14): the raw reading, scanning enabled, and the threshold
 // comparisons that stand for the sensor's health.
 func (s *sysBMC) getSensorReading(_ context.Context, _ *handlers.HandlerContext, req []byte) ([]byte, types.CompletionCode, error) {
-	if len(req) < 1 {
-		return nil, types.CodeRequestDataLengthInvalid, nil
-	}
-	sn, ok := s.sensor(req[0])
-	if !ok {
-		return nil, types.CodeRequestedDataNotPresent, nil
+	sn, cc := s.sensorOf(req)
+	if cc != types.CodeOK {
+		return nil, cc, nil
 	}
 	return []byte{sn.raw(sn.Reading), 0x40, sn.status()}, types.CodeOK, nil
 }
@@ -289,12 +290,9 @@ func (s *sysBMC) getSensorReading(_ context.Context, _ *handlers.HandlerContext,
 // getSensorThresholds implements Get Sensor Thresholds (Sensor/Event 0x27,
 // IPMI v2.0 §35.9): the upper critical threshold where the model has one.
 func (s *sysBMC) getSensorThresholds(_ context.Context, _ *handlers.HandlerContext, req []byte) ([]byte, types.CompletionCode, error) {
-	if len(req) < 1 {
-		return nil, types.CodeRequestDataLengthInvalid, nil
-	}
-	sn, ok := s.sensor(req[0])
-	if !ok {
-		return nil, types.CodeRequestedDataNotPresent, nil
+	sn, cc := s.sensorOf(req)
+	if cc != types.CodeOK {
+		return nil, cc, nil
 	}
 	out := make([]byte, 7) // mask, LNC, LCR, LNR, UNC, UCR, UNR
 	if sn.UpperCritical > 0 {
