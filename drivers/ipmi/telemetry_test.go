@@ -2,6 +2,9 @@ package ipmi_test
 
 import (
 	"math"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -250,5 +253,64 @@ Airflow          | 37h | ok  |  7.1 | 35 CFM
 	}
 	if got.PowerWatts != nil {
 		t.Errorf("power %v W from an inactive measurement, want none", *got.PowerWatts)
+	}
+}
+
+// TestTelemetrySDRCache follows the SDR cache's life: dumped at the first
+// read, used until SDRCacheTTL has passed on the driver's clock, dumped
+// again then (asking a BMC that lacked DCMI again), never holding the
+// password, and removed by Close when the driver made its directory.
+func TestTelemetrySDRCache(t *testing.T) {
+	sim, face := simFleet(t, 1, simulator.Config{Now: frozen})
+	id := sim.SystemIDs()[0]
+	c := faceClient(face, id)
+	c.Password = "sdr-cache-secret"
+	if err := face.SetCredentials(id, c.Username, c.Password); err != nil {
+		t.Fatal(err)
+	}
+	if err := face.SetDCMI(id, false); err != nil {
+		t.Fatal(err)
+	}
+	d, n, ctx := ipmi.New(fastConfig()), nodeFor(id, c), ctxFor(t)
+	now := time.Date(2026, 11, 30, 2, 0, 0, 0, time.UTC)
+	d.SetTelemetryClock(func() time.Time { return now })
+	runs := func(name string, want uint64) {
+		t.Helper()
+		before := d.Stats().Runs
+		if _, err := d.Telemetry(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+		if got := d.Stats().Runs - before; got != want {
+			t.Errorf("%s: %d runs, want %d", name, got, want)
+		}
+	}
+	runs("first read: dump, refused DCMI, read", 3)
+	now = now.Add(ipmi.DefaultSDRCacheTTL - time.Second)
+	runs("within the TTL", 1)
+	now = now.Add(time.Second)
+	runs("TTL over: dump, DCMI asked again, read", 3)
+	if got := face.Requests(id)["Get DCMI Power Reading"]; got != 2 {
+		t.Errorf("%d DCMI requests, want 2 (once per cache life)", got)
+	}
+
+	dir := d.SDRCacheDirectory()
+	files, err := os.ReadDir(dir)
+	if err != nil || len(files) == 0 {
+		t.Fatalf("cache directory %q: %v, %d files", dir, err, len(files))
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(filepath.Join(dir, f.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), c.Password) {
+			t.Errorf("%s holds the password", f.Name())
+		}
+	}
+	if err := d.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("cache directory after Close: %v, want gone", err)
 	}
 }
