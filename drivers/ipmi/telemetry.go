@@ -101,8 +101,14 @@ func (d *Driver) sdrCache(ctx context.Context, b bmc, st *telemetryState) (strin
 		return "", nil
 	}
 	file, fresh := st.cache(d.cfg.SDRCacheTTL)
-	if fresh {
-		return file, nil
+	if fresh && file != "" {
+		if _, err := os.Stat(file); err == nil {
+			return file, nil
+		}
+		// Removed behind the driver's back (a temporary-file cleaner):
+		// dump again.
+	} else if fresh {
+		return "", nil
 	}
 	dir, err := d.tel.directory()
 	if err != nil {
@@ -329,35 +335,52 @@ var statuses = map[string]drivers.Health{
 func parseTelemetry(out string) *drivers.Telemetry {
 	t := &drivers.Telemetry{Schema: "IPMI"}
 	var raw []byte
+	var numbers []string
+	type kindName struct {
+		kind drivers.SensorKind
+		name string
+	}
+	seen := make(map[kindName]int)
 	for _, line := range strings.Split(out, "\n") {
 		if b, ok := hexLine(line); ok {
 			raw = append(raw, b...)
 			continue
 		}
-		if s, ok := sensorLine(line); ok {
+		if s, number, ok := sensorLine(line); ok {
 			t.Sensors = append(t.Sensors, s)
+			numbers = append(numbers, number)
+			seen[kindName{s.Kind, s.Name}]++
+		}
+	}
+	// IPMI does not make sensor ID strings unique (a BMC may call two
+	// sensors "Temp"); the contract does, per kind: such names get their
+	// sensor number.
+	for i, s := range t.Sensors {
+		if seen[kindName{s.Kind, s.Name}] > 1 {
+			t.Sensors[i].Name = s.Name + " (" + numbers[i] + ")"
 		}
 	}
 	t.PowerWatts = powerReading(raw)
 	return t
 }
 
-// sensorLine parses one `sdr elist full` line.
-func sensorLine(line string) (drivers.Sensor, bool) {
+// sensorLine parses one `sdr elist full` line into the sensor and its
+// number ("0Fh").
+func sensorLine(line string) (drivers.Sensor, string, bool) {
 	f := strings.Split(line, "|")
 	if len(f) != 5 {
-		return drivers.Sensor{}, false
+		return drivers.Sensor{}, "", false
 	}
 	for i := range f {
 		f[i] = strings.TrimSpace(f[i])
 	}
 	value, unit, ok := strings.Cut(f[4], " ")
 	if !ok {
-		return drivers.Sensor{}, false
+		return drivers.Sensor{}, "", false
 	}
 	v, err := strconv.ParseFloat(value, 64)
 	if err != nil {
-		return drivers.Sensor{}, false
+		return drivers.Sensor{}, "", false
 	}
 	s := drivers.Sensor{Name: f[0], Health: statuses[f[2]]}
 	switch unit = strings.TrimSpace(unit); {
@@ -369,15 +392,15 @@ func sensorLine(line string) (drivers.Sensor, bool) {
 		// Only fans report percent (of full speed) among the kinds;
 		// ipmitool 1.8 prints "percent", later versions "% unit".
 		if entity(f[3]) != 0x1d {
-			return drivers.Sensor{}, false
+			return drivers.Sensor{}, "", false
 		}
 		s.Kind, s.Percent = drivers.SensorFan, true
 	default:
-		return drivers.Sensor{}, false
+		return drivers.Sensor{}, "", false
 	}
 	s.Reading = v
 	s.Context = entityContexts[entity(f[3])]
-	return s, true
+	return s, f[1], true
 }
 
 // entity reads the entity ID of an "id.instance" field, -1 when unreadable.

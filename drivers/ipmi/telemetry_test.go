@@ -221,13 +221,13 @@ func TestTelemetryIPMISim(t *testing.T) {
 
 // TestParseTelemetry covers what ipmitool prints for BMCs unlike the
 // simulator: `sdr list` status names, Fahrenheit, sensors without a reading,
-// discrete sensors, units of no kind, ipmitool's messages, and a DCMI
-// answer whose measurement is not active.
+// discrete sensors, units of no kind, two sensors of one name, ipmitool's
+// messages, and a DCMI answer whose measurement is not active.
 func TestParseTelemetry(t *testing.T) {
 	out := `Get SDR 0000 command failed: Requested sensor, data, or record not found
  dc 10 01 00 00 00 00 00 00 00 00 00 00 00 00 00
  00 00
-Temp             | 30h | nr  |  3.1 | 120 degrees C
+CPU Temp         | 30h | nr  |  3.1 | 120 degrees C
 Ambient          | 31h | nc  | 64.1 | 86 degrees F
 Fan 5            | 32h | ns  | 29.5 | no reading
 PS Status        | 33h | ok  | 10.1 | 0x01
@@ -235,13 +235,17 @@ Pwr Consumption  | 34h | lcr |  7.1 | 280 Watts
 Fan Duty         | 35h | ok  | 29.1 | 40 percent
 CPU Usage        | 36h | ok  |  3.1 | 12 percent
 Airflow          | 37h | ok  |  7.1 | 35 CFM
+Temp             | 0Eh | ok  |  3.1 | 40 degrees C
+Temp             | 0Fh | unc |  3.2 | 81 degrees C
 `
 	got := ipmi.ParseTelemetry(out)
 	want := []drivers.Sensor{
-		{Kind: drivers.SensorTemperature, Name: "Temp", Context: "CPU", Reading: 120, Health: drivers.HealthCritical},
+		{Kind: drivers.SensorTemperature, Name: "CPU Temp", Context: "CPU", Reading: 120, Health: drivers.HealthCritical},
 		{Kind: drivers.SensorTemperature, Name: "Ambient", Context: "Intake", Reading: 30, Health: drivers.HealthWarning},
 		{Kind: drivers.SensorPower, Name: "Pwr Consumption", Context: "SystemBoard", Reading: 280, Health: drivers.HealthCritical},
 		{Kind: drivers.SensorFan, Name: "Fan Duty", Context: "Fan", Reading: 40, Percent: true, Health: drivers.HealthOK},
+		{Kind: drivers.SensorTemperature, Name: "Temp (0Eh)", Context: "CPU", Reading: 40, Health: drivers.HealthOK},
+		{Kind: drivers.SensorTemperature, Name: "Temp (0Fh)", Context: "CPU", Reading: 81, Health: drivers.HealthWarning},
 	}
 	if len(got.Sensors) != len(want) {
 		t.Fatalf("sensors %+v, want %+v", got.Sensors, want)
@@ -258,8 +262,9 @@ Airflow          | 37h | ok  |  7.1 | 35 CFM
 
 // TestTelemetrySDRCache follows the SDR cache's life: dumped at the first
 // read, used until SDRCacheTTL has passed on the driver's clock, dumped
-// again then (asking a BMC that lacked DCMI again), never holding the
-// password, and removed by Close when the driver made its directory.
+// again then (asking a BMC that lacked DCMI again) or when its file is
+// gone, never holding the password, and removed by Close when the driver
+// made its directory.
 func TestTelemetrySDRCache(t *testing.T) {
 	sim, face := simFleet(t, 1, simulator.Config{Now: frozen})
 	id := sim.SystemIDs()[0]
@@ -294,6 +299,14 @@ func TestTelemetrySDRCache(t *testing.T) {
 	}
 
 	dir := d.SDRCacheDirectory()
+	dumps, err := filepath.Glob(filepath.Join(dir, "*.sdr"))
+	if err != nil || len(dumps) != 1 {
+		t.Fatalf("SDR dumps in %s: %v (%v), want one", dir, dumps, err)
+	}
+	if err := os.Remove(dumps[0]); err != nil {
+		t.Fatal(err)
+	}
+	runs("dump removed behind the driver's back: dump again", 3)
 	files, err := os.ReadDir(dir)
 	if err != nil || len(files) == 0 {
 		t.Fatalf("cache directory %q: %v, %d files", dir, err, len(files))
