@@ -133,6 +133,29 @@ func TestTelemetrySimulator(t *testing.T) {
 	})
 }
 
+// TestTelemetryProfiles reads every vendor profile's system over IPMI:
+// the IPMI face serves the same model whatever the Redfish shapes, with
+// the profile's quirks (fans in percent) showing through.
+func TestTelemetryProfiles(t *testing.T) {
+	d := ipmi.New(fastConfig())
+	t.Cleanup(func() { d.Close(t.Context()) })
+	for _, p := range simulator.Profiles() {
+		t.Run(p.Name, func(t *testing.T) {
+			sim, face := simFleet(t, 1, simulator.Config{Now: frozen, Profile: p.Name})
+			id := sim.SystemIDs()[0]
+			sys := sim.System(id)
+			if err := sys.SetPowerState(simulator.PowerOn); err != nil {
+				t.Fatal(err)
+			}
+			got, err := d.Telemetry(ctxFor(t), nodeFor(id, faceClient(face, id)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkTelemetry(t, got, sys.Telemetry(), true)
+		})
+	}
+}
+
 // TestTelemetryRunsPerRead counts what one read costs: ipmitool runs (each
 // a session) and the IPMI requests the BMC receives, with and without the
 // SDR cache, with and without DCMI. The figures are logged for the docs.
