@@ -121,7 +121,8 @@ const (
 // Telemetry returns the system's sensor readings now. Two calls at the same
 // simulator clock on the same system return the same readings; they move
 // with the power state and, while on, vary a little in steps of ten seconds
-// of the clock.
+// of the clock. Generated systems serve these readings over Redfish; a
+// mockup system's Chassis serves its bundle's documents instead.
 func (s *System) Telemetry() Telemetry {
 	now := s.now()
 	s.mu.Lock()

@@ -23,7 +23,9 @@ import (
 //     2020.4 (PowerSubsystem, ThermalSubsystem, EnvironmentMetrics,
 //     Sensors), that one: EnvironmentMetrics.PowerWatts, the Sensors
 //     collection with its members (?$expand=.), the PowerSubsystem with its
-//     power supplies and their Metrics (?$expand=.($levels=3));
+//     power supplies and their Metrics (?$expand=.($levels=3)); where the
+//     Chassis has no Sensors collection, the temperatures of
+//     ThermalSubsystem's ThermalMetrics and its Fans instead;
 //   - else the deprecated Power (PowerControl[].PowerConsumedWatts,
 //     PowerSupplies, Voltages) and Thermal (Temperatures, Fans).
 //
@@ -183,7 +185,7 @@ func readTelemetry(cl *call) (*drivers.Telemetry, error) {
 		t.Health = t.Health.Worse(p.Health)
 	}
 	switch {
-	case ch.Sensors != nil || ch.PowerSubsystem != nil || ch.EnvironmentMetrics != nil:
+	case ch.Sensors != nil || ch.PowerSubsystem != nil || ch.EnvironmentMetrics != nil || ch.ThermalSubsystem != nil:
 		t.Schema = schemaModern
 		err = readModern(in, f, &ch, t)
 	case ch.Power != nil || ch.Thermal != nil:
@@ -313,6 +315,13 @@ func readModern(in *inspector, f expandFeatures, ch *telChassis, t *drivers.Tele
 			return err
 		})
 	}
+	var thermal []drivers.Sensor
+	if ch.Sensors == nil && ch.ThermalSubsystem != nil {
+		fns = append(fns, func() (err error) {
+			thermal, err = thermalSubsystem(in, ch.ThermalSubsystem.ID)
+			return err
+		})
+	}
 	if ch.PowerSubsystem != nil {
 		fns = append(fns, func() (err error) {
 			t.PowerSupplies, err = powerSubsystem(in, f, ch.PowerSubsystem.ID)
@@ -322,6 +331,7 @@ func readModern(in *inspector, f expandFeatures, ch *telChassis, t *drivers.Tele
 	if err := parallel(fns...); err != nil {
 		return err
 	}
+	t.Sensors = thermal
 	t.PowerWatts = env.PowerWatts.Reading
 	for _, s := range sensors {
 		if s.ID != "" && s.ID == env.PowerWatts.DataSourceURI {
@@ -332,6 +342,71 @@ func readModern(in *inspector, f expandFeatures, ch *telChassis, t *drivers.Tele
 		}
 	}
 	return nil
+}
+
+// rfFan is a Fan of a ThermalSubsystem.
+type rfFan struct {
+	Name, PhysicalContext string
+	Status                rfStatus
+	SpeedPercent          *struct{ Reading, SpeedRPM *float64 }
+}
+
+// thermalSubsystem reads the temperatures of ThermalMetrics and the fans
+// of the Fans collection, for a Chassis without a Sensors collection. A
+// temperature is named by its DeviceName and has no health of its own
+// there; a fan reads SpeedRPM where given, else its percent.
+func thermalSubsystem(in *inspector, path string) ([]drivers.Sensor, error) {
+	var sub struct{ ThermalMetrics, Fans *ref }
+	if err := in.get(path, &sub); err != nil {
+		return nil, err
+	}
+	var temps []drivers.Sensor
+	var fans []rfFan
+	var fns []func() error
+	if sub.ThermalMetrics != nil {
+		fns = append(fns, func() error {
+			var m struct {
+				TemperatureReadingsCelsius []struct {
+					DeviceName, PhysicalContext string
+					Reading                     *float64
+				}
+			}
+			if err := in.get(sub.ThermalMetrics.ID, &m); err != nil {
+				return err
+			}
+			for _, r := range m.TemperatureReadingsCelsius {
+				if r.Reading != nil {
+					temps = append(temps, drivers.Sensor{Kind: drivers.SensorTemperature, Name: r.DeviceName, Context: r.PhysicalContext, Reading: *r.Reading})
+				}
+			}
+			return nil
+		})
+	}
+	if sub.Fans != nil {
+		fns = append(fns, func() (err error) {
+			fans, err = members[rfFan](in, sub.Fans.ID)
+			return err
+		})
+	}
+	if err := parallel(fns...); err != nil {
+		return nil, err
+	}
+	for _, f := range fans {
+		if f.SpeedPercent == nil || f.Status.absentPart() {
+			continue
+		}
+		s := drivers.Sensor{Kind: drivers.SensorFan, Name: f.Name, Context: f.PhysicalContext, Health: drivers.Health(f.Status.Health)}
+		switch {
+		case f.SpeedPercent.SpeedRPM != nil:
+			s.Reading = *f.SpeedPercent.SpeedRPM
+		case f.SpeedPercent.Reading != nil:
+			s.Reading, s.Percent = *f.SpeedPercent.Reading, true
+		default:
+			continue
+		}
+		temps = append(temps, s)
+	}
+	return temps, nil
 }
 
 // rfSupply is a PowerSupply of a PowerSubsystem, with its Metrics inline

@@ -182,20 +182,9 @@ func TestTelemetryMockup(t *testing.T) {
 // requests.
 func TestTelemetryWithoutExpand(t *testing.T) {
 	src := mockups + "/public-rackmount1"
-	dir := t.TempDir()
-	if err := os.CopyFS(dir, os.DirFS(src)); err != nil {
-		t.Fatal(err)
-	}
-	var root map[string]any
-	readJSON(t, filepath.Join(dir, "index.json"), &root)
-	delete(root, "ProtocolFeaturesSupported")
-	b, err := json.Marshal(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "index.json"), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir := editedMockup(t, "public-rackmount1", "index.json", func(root map[string]any) {
+		delete(root, "ProtocolFeaturesSupported")
+	})
 	read := func(mockup string) (*drivers.Telemetry, uint64) {
 		sim := startSim(t, simulator.Config{MockupDir: mockup})
 		d := newDriver(t, fastOptions())
@@ -219,4 +208,53 @@ func TestTelemetryWithoutExpand(t *testing.T) {
 		t.Errorf("%d requests with $expand, %d without: want 4, and more without", few, many)
 	}
 	t.Logf("public-rackmount1: %d requests per read with $expand, %d without", few, many)
+}
+
+// editedMockup copies a DMTF mockup bundle and edits one of its documents.
+func editedMockup(t *testing.T, bundle, doc string, edit func(map[string]any)) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(mockups+"/"+bundle)); err != nil {
+		t.Fatal(err)
+	}
+	var v map[string]any
+	readJSON(t, filepath.Join(dir, doc), &v)
+	edit(v)
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, doc), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestTelemetryThermalSubsystem reads a Chassis that links
+// ThermalSubsystem but no Sensors collection: temperatures come from
+// ThermalMetrics, fans from the Fans collection (RPM where given).
+func TestTelemetryThermalSubsystem(t *testing.T) {
+	dir := editedMockup(t, "public-rackmount1", "Chassis/1U/index.json", func(ch map[string]any) {
+		delete(ch, "Sensors")
+	})
+	sim := startSim(t, simulator.Config{MockupDir: dir})
+	d := newDriver(t, fastOptions())
+	got, err := d.Telemetry(ctx(t), simNode(sim, sim.SystemIDs()[0], nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []drivers.Sensor{
+		{Kind: drivers.SensorTemperature, Name: "Intake", Reading: 24.8},
+		{Kind: drivers.SensorTemperature, Name: "Exhaust", Reading: 40.5},
+		{Kind: drivers.SensorFan, Name: "Fan Bay 1", Context: "Chassis", Reading: 2200, Health: drivers.HealthOK},
+		{Kind: drivers.SensorFan, Name: "Fan Bay 2", Context: "Chassis", Reading: 2400, Health: drivers.HealthOK},
+		{Kind: drivers.SensorFan, Name: "Fan for CPU 1", Context: "CPU", Reading: 1490, Health: drivers.HealthOK},
+		{Kind: drivers.SensorFan, Name: "Fan for CPU 2", Context: "CPU", Reading: 1490, Health: drivers.HealthOK},
+	}
+	if !reflect.DeepEqual(got.Sensors, want) {
+		t.Errorf("sensors\n got %+v\nwant %+v", got.Sensors, want)
+	}
+	if got.Schema != redfishSchemaModern || got.PowerWatts == nil || *got.PowerWatts != 374 || len(got.PowerSupplies) != 1 {
+		t.Errorf("schema %q power %v supplies %+v", got.Schema, got.PowerWatts, got.PowerSupplies)
+	}
 }
