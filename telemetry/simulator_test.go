@@ -2,6 +2,7 @@ package telemetry_test
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -10,10 +11,12 @@ import (
 	"time"
 
 	"github.com/bmc-agent/bmc-agent/drivers"
+	"github.com/bmc-agent/bmc-agent/drivers/ipmi"
 	"github.com/bmc-agent/bmc-agent/drivers/redfish"
 	"github.com/bmc-agent/bmc-agent/lock"
 	"github.com/bmc-agent/bmc-agent/metrics"
 	"github.com/bmc-agent/bmc-agent/simulator"
+	"github.com/bmc-agent/bmc-agent/simulator/ipmisim"
 	"github.com/bmc-agent/bmc-agent/store"
 	"github.com/bmc-agent/bmc-agent/store/sqlstore"
 	"github.com/bmc-agent/bmc-agent/taskmanager"
@@ -33,22 +36,15 @@ type simAgent struct {
 	nodes   map[string]string // system id -> node UUID
 }
 
-func startSimAgent(t *testing.T, cfg simulator.Config) *simAgent {
+// startAgent is an agent with the one driver d and no nodes yet.
+func startAgent(t *testing.T, d drivers.Driver) *simAgent {
 	t.Helper()
 	ctx := context.Background()
-	sim, err := simulator.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.Start(ctx, "127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sim.Close() })
 	db, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "agent.db"), sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg, err := drivers.NewRegistry(redfish.New(redfish.Options{}))
+	reg, err := drivers.NewRegistry(d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,18 +72,37 @@ func startSimAgent(t *testing.T, cfg simulator.Config) *simAgent {
 		reg.Close(ctx)
 		db.Close()
 	})
-	a := &simAgent{sim: sim, db: db, c: c, metrics: srv, nodes: map[string]string{}}
+	return &simAgent{db: db, c: c, metrics: srv, nodes: map[string]string{}}
+}
+
+// addNode enrolls the system id as an active node with driver_info info.
+func (a *simAgent) addNode(t *testing.T, id, driver string, info store.JSON) {
+	t.Helper()
+	n := &store.Node{Name: id, Driver: driver, ProvisionState: taskmanager.StateActive, DriverInfo: info}
+	if err := a.db.CreateNode(context.Background(), n); err != nil {
+		t.Fatal(err)
+	}
+	a.nodes[id] = n.UUID
+}
+
+// startSimAgent is an agent over the Redfish systems of a simulator
+// started with cfg (PortPerSystem: a BMC per system).
+func startSimAgent(t *testing.T, cfg simulator.Config) *simAgent {
+	t.Helper()
+	sim, err := simulator.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.Start(context.Background(), "127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	a := startAgent(t, redfish.New(redfish.Options{}))
+	a.sim = sim
 	for _, id := range sim.SystemIDs() {
-		n := &store.Node{
-			Name: id, Driver: redfish.Name, ProvisionState: taskmanager.StateActive,
-			DriverInfo: store.JSON{ // a BMC per system, whose one system the driver finds
-				redfish.InfoAddress: sim.Endpoint(id), redfish.InfoUsername: "admin", redfish.InfoPassword: "password",
-			},
-		}
-		if err := db.CreateNode(ctx, n); err != nil {
-			t.Fatal(err)
-		}
-		a.nodes[id] = n.UUID
+		a.addNode(t, id, redfish.Name, store.JSON{ // the driver finds the BMC's one system
+			redfish.InfoAddress: sim.Endpoint(id), redfish.InfoUsername: "admin", redfish.InfoPassword: "password",
+		})
 	}
 	return a
 }
@@ -270,4 +285,102 @@ func TestMetricsMatchSimulator(t *testing.T) {
 			t.Logf("%s: %d BMC requests per interval for 2 nodes, whatever the scrape rate", p.Name, perSecond)
 		})
 	}
+}
+
+// The same over IPMI, through the simulator's IPMI face and the IPMI
+// driver: the sensors and the DCMI draw are the model's (within the SDR's
+// conversion resolution, as drivers/ipmi's own test allows), and what IPMI
+// does not report has no series: no health rollup, no power supplies (the
+// face has no PSU SDRs). Scrapes send the BMCs nothing, and an interval
+// costs the same IPMI requests scraped sixty times or once.
+func TestMetricsMatchSimulatorIPMI(t *testing.T) {
+	ctx := context.Background()
+	frozen := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	sim, err := simulator.New(simulator.Config{Systems: 2, Now: func() time.Time { return frozen }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	face := ipmisim.New(sim, ipmisim.Config{})
+	if err := face.Start(ctx, "127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { face.Close(); sim.Close() })
+	ids := sim.SystemIDs()
+	if err := sim.System(ids[0]).SetPowerState(simulator.PowerOn); err != nil {
+		t.Fatal(err)
+	}
+	q := sim.System(ids[1]).Quirks()
+	q.FanPercent = true
+	if err := sim.System(ids[1]).SetQuirks(q); err != nil {
+		t.Fatal(err)
+	}
+	a := startAgent(t, ipmi.New(ipmi.Config{MinCommandInterval: 5 * time.Millisecond, CommandTimeout: 10 * time.Second, RetryInterval: 20 * time.Millisecond}))
+	for _, id := range ids {
+		a.addNode(t, id, ipmi.Name, store.JSON{
+			ipmi.InfoAddress: "127.0.0.1", ipmi.InfoPort: float64(face.Port(id)),
+			ipmi.InfoUsername: "admin", ipmi.InfoPassword: "password", ipmi.InfoCipherSuite: "3",
+		})
+	}
+	requests := func() int {
+		n := 0
+		for _, id := range ids {
+			for _, c := range face.Requests(id) {
+				n += c
+			}
+		}
+		return n
+	}
+	a.cycle(t)
+	a.cycle(t)
+	mfs := a.scrape(t)
+	for _, id := range ids {
+		got := nodeSeries(t, mfs, a.nodes[id])
+		tel := sim.System(id).Telemetry()
+		want := map[series]float64{{"bmc_up", "/"}: 1, {"bmc_power_consumption_watts", "/"}: tel.PowerWatts}
+		tolerance := map[series]float64{{"bmc_up", "/"}: 0, {"bmc_power_consumption_watts", "/"}: 0.5}
+		for _, s := range tel.Sensors {
+			f, v, tol := sensorFamily[s.Kind], s.Reading, 0.5
+			switch {
+			case s.Units == "RPM":
+				tol = 50
+			case s.UpperCritical > 0:
+				tol = s.UpperCritical * 1.25 / 255
+			}
+			tol += 0.005
+			if s.Units == "Percent" {
+				f, v, tol = "bmc_fan_speed_ratio", v/100, tol/100
+			}
+			want[series{f, s.Name + "/"}], tolerance[series{f, s.Name + "/"}] = v, tol
+		}
+		for k, v := range want {
+			if g, ok := got[k]; !ok || math.Abs(g-v) > tolerance[k] {
+				t.Errorf("%s: %s %q = %v (served: %v), want %v +/- %v", id, k.family, k.name, g, ok, v, tolerance[k])
+			}
+		}
+		for k, v := range got {
+			if _, ok := want[k]; !ok && k.family != "bmc_read_duration_seconds" && k.family != "bmc_last_success_timestamp_seconds" && k.family != "bmc_info" {
+				t.Errorf("%s: %s %q = %v is served; IPMI does not report it", id, k.family, k.name, v)
+			}
+		}
+	}
+	before := requests()
+	for range 5 {
+		a.scrape(t)
+	}
+	if after := requests(); after != before {
+		t.Fatalf("5 scrapes made %d IPMI requests", after-before)
+	}
+	rate := func(scrapes int) int {
+		start := requests()
+		a.cycle(t)
+		for range scrapes {
+			a.scrape(t)
+		}
+		return requests() - start
+	}
+	perSecond, perMinute := rate(60), rate(1)
+	if perSecond != perMinute || perSecond == 0 {
+		t.Fatalf("IPMI requests in an interval: %d scraping every second, %d scraping every minute", perSecond, perMinute)
+	}
+	t.Logf("%d IPMI requests per interval for 2 nodes, whatever the scrape rate", perSecond)
 }
