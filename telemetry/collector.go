@@ -158,7 +158,8 @@ func (c *Collector) Run(ctx context.Context) {
 func (c *Collector) Spread() time.Duration { return c.cfg.Interval * 3 / 4 }
 
 // Cycle reads every node this agent owns now, the k-th of n started
-// spread*k/n after the cycle's start (0: as fast as the workers allow), and
+// spread*k/n after the cycle has listed them (0: as fast as the workers
+// allow), and
 // returns what it did. It fails only if it cannot learn which nodes to read.
 // Cycles of one Collector never run at once: a Cycle called while another
 // runs returns an error at once.
