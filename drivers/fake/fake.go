@@ -45,6 +45,8 @@ type machine struct {
 	mode       drivers.BootMode
 	media      []drivers.Media
 	nmis       int
+	subs       []drivers.EventSubscription // events.go
+	subSeq     int
 }
 
 // New returns a fake driver with no nodes; a node springs into being, powered
