@@ -328,8 +328,10 @@ func (r *Reconciler) ensure(ctx context.Context, id string) outcome {
 	if len(good) > 0 {
 		return outKept
 	}
-	if _, err := h.Subscribe(ctx, r.request(id)); err != nil {
-		t.Log().Warn("cannot subscribe to the BMC's events", "err", err)
+	req := r.request(id)
+	if _, err := h.Subscribe(ctx, req); err != nil {
+		// A BMC may echo the request in its error: never log the secret.
+		t.Log().Warn("cannot subscribe to the BMC's events", "err", strings.ReplaceAll(err.Error(), req.Headers[TokenHeader], "******"))
 		return outFailed
 	}
 	t.Log().Info("subscribed to the BMC's events", "destination", r.Destination(id), "replaced", len(bad))

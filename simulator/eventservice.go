@@ -51,8 +51,8 @@ import (
 // apart; then the subscription's DeliveryRetryPolicy applies:
 // SuspendRetries (the default here, as OpenBMC's bmcweb offers it) sets its
 // Status.State to Disabled and nothing more is sent to it;
-// TerminateAfterRetries deletes it. Destinations must be 127.0.0.1, ::1 or
-// localhost: the simulator sends nothing elsewhere.
+// TerminateAfterRetries deletes it. Destinations must be loopback addresses
+// (127.0.0.1, ::1): the simulator sends nothing elsewhere.
 
 const (
 	eventServicePath  = v1 + "/EventService"
@@ -524,17 +524,14 @@ func (s *System) healthChanged(old, health string) {
 	})
 }
 
-// loopbackURL checks that a destination is an http(s) URL of this host.
+// loopbackURL checks that a destination is an http(s) URL of a loopback
+// address (127.0.0.0/8, ::1).
 func loopbackURL(raw string) bool {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.User != nil {
 		return false
 	}
-	host := u.Hostname()
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
+	ip := net.ParseIP(u.Hostname()) // an address, not a name a resolver could send elsewhere
 	return ip != nil && ip.IsLoopback()
 }
 
@@ -660,7 +657,7 @@ func (h *handler) newSubscription(body []byte) (*subscription, error) {
 		// The simulator delivers to this host only (the project's network
 		// rule); a real BMC would accept any reachable URL.
 		return nil, &ValueError{Property: "Destination", Value: req.Destination,
-			Allowed: []string{"http(s)://127.0.0.1, [::1] or localhost URLs"}}
+			Allowed: []string{"http(s) URLs of 127.0.0.1 or [::1]"}}
 	case len(req.Context) > 256:
 		return nil, &ValueError{Property: "Context", Value: req.Context[:32] + "...", Allowed: []string{"at most 256 characters"}}
 	}

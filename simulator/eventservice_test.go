@@ -140,6 +140,7 @@ func TestEventServiceRefusesBadSubscriptions(t *testing.T) {
 	c := newClient(t, sim.URL())
 	for name, body := range map[string]any{
 		"remote destination": map[string]any{"Destination": "http://192.0.2.1/ev", "Protocol": "Redfish"},
+		"a host name":        map[string]any{"Destination": "http://localhost:1/ev", "Protocol": "Redfish"},
 		"no destination":     map[string]any{"Protocol": "Redfish"},
 		"no protocol":        map[string]any{"Destination": "http://127.0.0.1:1/ev"},
 		"other protocol":     map[string]any{"Destination": "http://127.0.0.1:1/ev", "Protocol": "SNMPv2c"},
