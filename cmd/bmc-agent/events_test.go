@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -50,26 +52,37 @@ func startEventSim(t testing.TB, systems int) *simulator.Simulator {
 func startEventAgent(t testing.TB, sim *simulator.Simulator, agent string, pre []string, extra ...string) *eventEnv {
 	t.Helper()
 	dir := t.TempDir()
-	if len(pre) > 0 {
-		db, err := sqlstore.Open(context.Background(), filepath.Join(dir, "agent.db"), sqlstore.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i, name := range pre {
-			id := sim.SystemIDs()[i]
-			n := &store.Node{Name: name, Driver: "redfish", ProvisionState: taskmanager.StateAvailable, DriverInfo: store.JSON{
-				"redfish_address": sim.URL(), "redfish_system_id": sim.SystemPath(id), "redfish_username": "admin", "redfish_password": bmcPassword}}
-			if err := db.CreateNode(context.Background(), n); err != nil {
-				t.Fatal(err)
-			}
-		}
-		db.Close()
-	}
+	seedNodes(t, filepath.Join(dir, "agent.db"), sim, pre...)
 	args := append([]string{"--listen", "127.0.0.1:0", "--database", filepath.Join(dir, "agent.db"), "--agent-id", agent,
 		"--heartbeat-interval", "50ms", "--heartbeat-timeout", "1m", "--log-level", "warn"}, extra...)
 	base, stop := startServe(t, args...)
 	c := newAPIClient(t, base)
 	return &eventEnv{sim: sim, dir: dir, agent: agent, c: c, stop: stop, keyFile: filepath.Join(dir, "bmc-agent-events.key")}
+}
+
+// seedNodes creates available Redfish nodes in an agent's database before
+// it starts, node i for simulator system i, and returns their UUIDs.
+func seedNodes(t testing.TB, dbfile string, sim *simulator.Simulator, names ...string) []string {
+	t.Helper()
+	if len(names) == 0 {
+		return nil
+	}
+	db, err := sqlstore.Open(context.Background(), dbfile, sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var uuids []string
+	for i, name := range names {
+		id := sim.SystemIDs()[i]
+		n := &store.Node{Name: name, Driver: "redfish", ProvisionState: taskmanager.StateAvailable, DriverInfo: store.JSON{
+			"redfish_address": sim.URL(), "redfish_system_id": sim.SystemPath(id), "redfish_username": "admin", "redfish_password": bmcPassword}}
+		if err := db.CreateNode(context.Background(), n); err != nil {
+			t.Fatal(err)
+		}
+		uuids = append(uuids, n.UUID)
+	}
+	return uuids
 }
 
 // enroll creates an available Redfish node for simulator system i.
@@ -299,4 +312,51 @@ func hasSub(sim *simulator.Simulator, id string) bool {
 		}
 	}
 	return false
+}
+
+// The secret survives a crash: the agent restarted with the same key file
+// keeps the subscription its predecessor left on the BMC (no shutdown
+// deleted it) and events through it still pass; restarted with a new key
+// file, it replaces it.
+func TestEventsSurviveCrash(t *testing.T) {
+	sim := startEventSim(t, 1)
+	dir := t.TempDir()
+	dbfile := filepath.Join(dir, "agent.db")
+	node := seedNodes(t, dbfile, sim, "crash-node")[0]
+	ln, err := net.Listen("tcp", "127.0.0.1:0") // a port for the event listener, the same across restarts
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	args := []string{"--database", dbfile, "--agent-id", "crash-ev", "--sync-interval", "1h", "--event-listen", addr,
+		"--event-resync", "50ms", "--log-level", "debug", "--heartbeat-interval", "200ms", "--heartbeat-timeout", "2s"}
+	e := &eventEnv{sim: sim, agent: "crash-ev"}
+
+	first := startAgent(t, args...)
+	s1 := e.waitSub(t, node, "created", func(_ simulator.Subscription, ok bool) bool { return ok })
+	first.kill(t)
+	if _, ok := e.ours()[node]; !ok {
+		t.Fatal("the crash took the subscription with it")
+	}
+
+	second := startAgent(t, args...)
+	second.waitLog(t, "event subscription pass done")
+	if s := e.ours()[node]; s.ID != s1.ID || len(e.ours()) != 1 {
+		t.Fatalf("after a restart with the same key: %+v, was %+v", e.ours(), s1)
+	}
+	e.c = newAPIClient(t, second.URL)
+	setPower(t, sim, sim.SystemIDs()[0], true)
+	e.waitPower(t, node, "power on") // through the kept subscription: the sync is an hour away
+	second.kill(t)
+
+	if err := os.Remove(filepath.Join(dir, "bmc-agent-events.key")); err != nil {
+		t.Fatal(err)
+	}
+	third := startAgent(t, args...)
+	s3 := e.waitSub(t, node, "replaced under the new key", func(s simulator.Subscription, ok bool) bool { return ok && s.ID != s1.ID })
+	if len(e.ours()) != 1 || strings.Contains(s3.Context, strings.Split(s1.Context, "/")[3]) {
+		t.Fatalf("after a restart with a new key: %+v (was %+v)", e.ours(), s1)
+	}
+	third.kill(t)
 }
