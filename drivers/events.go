@@ -1,6 +1,13 @@
 package drivers
 
-import "context"
+import (
+	"context"
+	"errors"
+)
+
+// ErrNoSubscription is what EventSubscriber.Subscription returns for a
+// subscription the BMC does not hold (deleted, or lost in a BMC reset).
+var ErrNoSubscription = errors.New("no such event subscription")
 
 // EventSubscriber manages a BMC's push-event subscriptions (Redfish
 // EventService): list them, add one, delete one. It changes the BMC's
@@ -21,6 +28,10 @@ type EventSubscriber interface {
 	// A BMC without an EventService returns an error that
 	// Is(ErrUnsupported).
 	Subscriptions(ctx context.Context, n Node) ([]EventSubscription, error)
+	// Subscription reads one subscription by ID: a single request, where
+	// Subscriptions costs one per subscription. One the BMC does not hold
+	// returns an error that Is(ErrNoSubscription).
+	Subscription(ctx context.Context, n Node, id string) (EventSubscription, error)
 	// Subscribe creates a subscription for events about n's system and
 	// returns it. Not idempotent: each call creates one.
 	Subscribe(ctx context.Context, n Node, req SubscriptionRequest) (EventSubscription, error)
@@ -56,6 +67,7 @@ type SubscriptionRequest struct {
 // has no event interface; not Mutates (see EventSubscriber).
 var (
 	MethodSubscriptions = Method{ManagementInterface, "Subscriptions", false, has[EventSubscriber]}
+	MethodSubscription  = Method{ManagementInterface, "Subscription", false, has[EventSubscriber]}
 	MethodSubscribe     = Method{ManagementInterface, "Subscribe", false, has[EventSubscriber]}
 	MethodUnsubscribe   = Method{ManagementInterface, "Unsubscribe", false, has[EventSubscriber]}
 )
@@ -64,6 +76,18 @@ var (
 func (h *Handle) Subscriptions(ctx context.Context) (s []EventSubscription, err error) {
 	err = h.invoke(ctx, MethodSubscriptions, 0, func(ctx context.Context, n Node) (err error) {
 		s, err = h.d.(EventSubscriber).Subscriptions(ctx, n)
+		return err
+	})
+	return s, err
+}
+
+// Subscription reads one event subscription of the BMC (EventSubscriber).
+func (h *Handle) Subscription(ctx context.Context, id string) (s EventSubscription, err error) {
+	if id == "" {
+		return s, invalid("a subscription id is required")
+	}
+	err = h.invoke(ctx, MethodSubscription, 0, func(ctx context.Context, n Node) (err error) {
+		s, err = h.d.(EventSubscriber).Subscription(ctx, n, id)
 		return err
 	})
 	return s, err

@@ -47,7 +47,7 @@ var Methods = []Method{
 	MethodBootMode, MethodSetBootMode, MethodInjectNMI,
 	MethodMedia, MethodInsertMedia, MethodEjectMedia,
 	MethodFirmware, MethodInspect, MethodTelemetry,
-	MethodSubscriptions, MethodSubscribe, MethodUnsubscribe,
+	MethodSubscriptions, MethodSubscription, MethodSubscribe, MethodUnsubscribe,
 	MethodCheck,
 }
 

@@ -19,12 +19,14 @@
 // leaves the agent's ownership or is deleted, or the agent shuts down, its
 // subscriptions are deleted.
 //
-// A pass costs each BMC about five GETs (service root, EventService,
-// Subscriptions, one per subscription), plus a POST or DELETE when something
-// changed; at the default interval of five minutes that is one request a
-// minute per BMC, far below what the power sync costs, and a lost
-// subscription is back within one interval. Meanwhile the power sync is the
-// source of truth: events only make it faster.
+// A pass costs each BMC one GET in the steady state: the subscription the
+// last pass kept or made, read by its URI. Only on the first pass after a
+// start, or when that one is gone or wrong, does it list them all (service
+// root, EventService, Subscriptions, one GET per subscription) and then POST
+// or DELETE what needs it. At the default interval of five minutes that is a
+// request every five minutes per BMC, far below what the power sync costs,
+// and a lost subscription is back within one interval. Meanwhile the power
+// sync is the source of truth: events only make it faster.
 //
 // # Secrets
 //

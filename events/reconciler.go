@@ -60,6 +60,9 @@ type ReconcilerConfig struct {
 type entry struct {
 	driver string
 	node   drivers.Node // as last seen, to unsubscribe after a deletion
+	// sub is the ID of the agent's subscription found or made by the last
+	// pass ("" if none): the next pass reads only it.
+	sub string
 }
 
 // Result is what one pass did.
@@ -251,6 +254,7 @@ const (
 // driver handle, or the bare driver with the node last seen.
 type subscriber interface {
 	Subscriptions(ctx context.Context) ([]drivers.EventSubscription, error)
+	Subscription(ctx context.Context, id string) (drivers.EventSubscription, error)
 	Subscribe(ctx context.Context, req drivers.SubscriptionRequest) (drivers.EventSubscription, error)
 	Unsubscribe(ctx context.Context, id string) error
 }
@@ -265,6 +269,10 @@ func (b bound) Subscriptions(ctx context.Context) ([]drivers.EventSubscription, 
 	return b.d.Subscriptions(ctx, b.n)
 }
 
+func (b bound) Subscription(ctx context.Context, id string) (drivers.EventSubscription, error) {
+	return b.d.Subscription(ctx, b.n, id)
+}
+
 func (b bound) Subscribe(ctx context.Context, req drivers.SubscriptionRequest) (drivers.EventSubscription, error) {
 	return b.d.Subscribe(ctx, b.n, req)
 }
@@ -273,16 +281,23 @@ func (b bound) Unsubscribe(ctx context.Context, id string) error {
 	return b.d.Unsubscribe(ctx, b.n, id)
 }
 
+// right reports whether s is the agent's subscription for node as it
+// should be: this agent, this node, this key, this Destination, enabled.
+func (r *Reconciler) right(s drivers.EventSubscription, node string) bool {
+	agent, n, keyID, ok := parseContext(s.Context)
+	return ok && agent == r.cfg.AgentID && n == node && keyID == r.cfg.Key.ID() && s.Destination == r.Destination(node) && s.Enabled
+}
+
 // mine splits a BMC's subscriptions into the agent's for node that are
 // right (Destination, key, enabled) and the agent's that are not; other
 // clients' are in neither.
 func (r *Reconciler) mine(subs []drivers.EventSubscription, node string) (good, bad []drivers.EventSubscription) {
 	for _, s := range subs {
-		agent, n, keyID, ok := parseContext(s.Context)
+		agent, n, _, ok := parseContext(s.Context)
 		if !ok || agent != r.cfg.AgentID || n != node {
 			continue // another client's (or another node's on a shared BMC): never touched
 		}
-		if keyID == r.cfg.Key.ID() && s.Destination == r.Destination(node) && s.Enabled && len(good) == 0 {
+		if r.right(s, node) && len(good) == 0 {
 			good = append(good, s)
 		} else {
 			bad = append(bad, s)
@@ -303,9 +318,25 @@ func (r *Reconciler) ensure(ctx context.Context, id string) outcome {
 	}
 	defer t.Release()
 	h := t.Driver()
-	if h.Require(drivers.MethodSubscriptions, drivers.MethodSubscribe, drivers.MethodUnsubscribe) != nil {
+	if h.Require(drivers.MethodSubscriptions, drivers.MethodSubscription, drivers.MethodSubscribe, drivers.MethodUnsubscribe) != nil {
 		r.forget(id)
 		return outUnsupported
+	}
+	e := entry{driver: t.Node().Driver, node: t.DriverNode()}
+	// The fast path, one GET: the subscription the last pass kept or made
+	// is still there and right.
+	if known := r.subOf(id); known != "" {
+		s, err := h.Subscription(ctx, known)
+		switch {
+		case err == nil && r.right(s, id):
+			e.sub = known
+			r.remember(id, e)
+			return outKept
+		case err != nil && !errors.Is(err, drivers.ErrNoSubscription):
+			t.Log().Warn("cannot read the agent's event subscription", "subscription", known, "err", err)
+			return outFailed
+		}
+		// Gone (a BMC reset, a firmware update) or changed: look at all.
 	}
 	subs, err := h.Subscriptions(ctx)
 	if errors.Is(err, drivers.ErrUnsupported) {
@@ -317,7 +348,7 @@ func (r *Reconciler) ensure(ctx context.Context, id string) outcome {
 		t.Log().Warn("cannot list the BMC's event subscriptions", "err", err)
 		return outFailed
 	}
-	r.remember(id, entry{driver: t.Node().Driver, node: t.DriverNode()})
+	r.remember(id, e)
 	good, bad := r.mine(subs, id)
 	for _, s := range bad {
 		if err := h.Unsubscribe(ctx, s.ID); err != nil {
@@ -326,19 +357,31 @@ func (r *Reconciler) ensure(ctx context.Context, id string) outcome {
 		}
 	}
 	if len(good) > 0 {
+		e.sub = good[0].ID
+		r.remember(id, e)
 		return outKept
 	}
 	req := r.request(id)
-	if _, err := h.Subscribe(ctx, req); err != nil {
+	made, err := h.Subscribe(ctx, req)
+	if err != nil {
 		// A BMC may echo the request in its error: never log the secret.
 		t.Log().Warn("cannot subscribe to the BMC's events", "err", strings.ReplaceAll(err.Error(), req.Headers[TokenHeader], "******"))
 		return outFailed
 	}
+	e.sub = made.ID
+	r.remember(id, e)
 	t.Log().Info("subscribed to the BMC's events", "destination", r.Destination(id), "replaced", len(bad))
 	if len(bad) > 0 {
 		return outReplaced
 	}
 	return outCreated
+}
+
+// subOf returns the subscription the last pass kept or made for a node.
+func (r *Reconciler) subOf(id string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.known[id].sub
 }
 
 // request is the node's subscription.

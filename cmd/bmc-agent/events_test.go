@@ -334,6 +334,7 @@ func TestEventsSurviveCrash(t *testing.T) {
 	e := &eventEnv{sim: sim, agent: "crash-ev"}
 
 	first := startAgent(t, args...)
+	first.waitLog(t, "listening for Redfish events") // with the agent's log if it failed
 	s1 := e.waitSub(t, node, "created", func(_ simulator.Subscription, ok bool) bool { return ok })
 	first.kill(t)
 	if _, ok := e.ours()[node]; !ok {
@@ -341,6 +342,7 @@ func TestEventsSurviveCrash(t *testing.T) {
 	}
 
 	second := startAgent(t, args...)
+	second.waitLog(t, "listening for Redfish events")
 	second.waitLog(t, "event subscription pass done")
 	if s := e.ours()[node]; s.ID != s1.ID || len(e.ours()) != 1 {
 		t.Fatalf("after a restart with the same key: %+v, was %+v", e.ours(), s1)
@@ -354,6 +356,7 @@ func TestEventsSurviveCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	third := startAgent(t, args...)
+	third.waitLog(t, "listening for Redfish events")
 	s3 := e.waitSub(t, node, "replaced under the new key", func(s simulator.Subscription, ok bool) bool { return ok && s.ID != s1.ID })
 	if len(e.ours()) != 1 || strings.Contains(s3.Context, strings.Split(s1.Context, "/")[3]) {
 		t.Fatalf("after a restart with a new key: %+v (was %+v)", e.ours(), s1)

@@ -19,6 +19,21 @@ func (d *Driver) Subscriptions(ctx context.Context, n drivers.Node) ([]drivers.E
 	return slices.Clone(m.subs), nil
 }
 
+// Subscription implements drivers.EventSubscriber.
+func (d *Driver) Subscription(ctx context.Context, n drivers.Node, id string) (drivers.EventSubscription, error) {
+	m, err := d.enter(ctx, n, "read an event subscription")
+	if err != nil {
+		return drivers.EventSubscription{}, err
+	}
+	defer d.mu.Unlock()
+	for _, s := range m.subs {
+		if s.ID == id {
+			return s, nil
+		}
+	}
+	return drivers.EventSubscription{}, d.wrap(n, "read an event subscription", drivers.ErrNoSubscription)
+}
+
 // Subscribe implements drivers.EventSubscriber.
 func (d *Driver) Subscribe(ctx context.Context, n drivers.Node, req drivers.SubscriptionRequest) (drivers.EventSubscription, error) {
 	m, err := d.enter(ctx, n, "subscribe to events")

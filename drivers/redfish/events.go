@@ -74,23 +74,46 @@ func (d *Driver) Subscriptions(ctx context.Context, n drivers.Node) ([]drivers.E
 			return err
 		}
 		for _, link := range col.ItemLinks {
-			var sub struct {
-				Destination, Context string
-				Status               *struct{ State string }
+			sub, err := cl.subscription(link)
+			if errors.Is(err, drivers.ErrNoSubscription) {
+				continue // deleted since the listing
 			}
-			if err := cl.getJSON(link, &sub); err != nil {
-				var re *ResponseError
-				if errors.As(err, &re) && re.Status == http.StatusNotFound {
-					continue // deleted since the listing
-				}
+			if err != nil {
 				return err
 			}
-			out = append(out, drivers.EventSubscription{ID: trimSlash(link), Destination: sub.Destination, Context: sub.Context,
-				Enabled: sub.Status == nil || sub.Status.State == "" || sub.Status.State == "Enabled"})
+			out = append(out, sub)
 		}
 		return nil
 	})
 	return out, err
+}
+
+// Subscription implements drivers.EventSubscriber: one GET of the
+// subscription's URI. Read-only.
+func (d *Driver) Subscription(ctx context.Context, n drivers.Node, id string) (drivers.EventSubscription, error) {
+	var out drivers.EventSubscription
+	err := d.run(ctx, n, drivers.ManagementInterface, "read an event subscription", func(cl *call) (err error) {
+		out, err = cl.subscription(id)
+		return err
+	})
+	return out, err
+}
+
+// subscription reads an EventDestination; a 404 is ErrNoSubscription.
+func (cl *call) subscription(uri string) (drivers.EventSubscription, error) {
+	var sub struct {
+		Destination, Context string
+		Status               *struct{ State string }
+	}
+	if err := cl.getJSON(uri, &sub); err != nil {
+		var re *ResponseError
+		if errors.As(err, &re) && re.Status == http.StatusNotFound {
+			return drivers.EventSubscription{}, fmt.Errorf("%w: %w: %s", drivers.ErrBMCRejected, drivers.ErrNoSubscription, uri)
+		}
+		return drivers.EventSubscription{}, err
+	}
+	return drivers.EventSubscription{ID: trimSlash(uri), Destination: sub.Destination, Context: sub.Context,
+		Enabled: sub.Status == nil || sub.Status.State == "" || sub.Status.State == "Enabled"}, nil
 }
 
 // Subscribe implements drivers.EventSubscriber: POST an EventDestination

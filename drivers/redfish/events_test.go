@@ -57,8 +57,15 @@ func TestEventSubscriptions(t *testing.T) {
 		t.Fatalf("event headers %v", h)
 	}
 
+	one, err := d.Subscription(ctx(t), n, sub.ID)
+	if err != nil || one.Context != "node-0" || !one.Enabled {
+		t.Fatalf("Subscription: %+v %v", one, err)
+	}
 	if err := d.Unsubscribe(ctx(t), n, sub.ID); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := d.Subscription(ctx(t), n, sub.ID); !errors.Is(err, drivers.ErrNoSubscription) {
+		t.Fatalf("Subscription of a deleted one: %v, want ErrNoSubscription", err)
 	}
 	if err := d.Unsubscribe(ctx(t), n, sub.ID); err != nil {
 		t.Fatalf("deleting a deleted subscription: %v", err)
