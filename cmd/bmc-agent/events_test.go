@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -323,12 +325,7 @@ func TestEventsSurviveCrash(t *testing.T) {
 	dir := t.TempDir()
 	dbfile := filepath.Join(dir, "agent.db")
 	node := seedNodes(t, dbfile, sim, "crash-node")[0]
-	ln, err := net.Listen("tcp", "127.0.0.1:0") // a port for the event listener, the same across restarts
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := stableAddr(t) // the event listener's, the same across restarts
 	args := []string{"--database", dbfile, "--agent-id", "crash-ev", "--sync-interval", "1h", "--event-listen", addr,
 		"--event-resync", "50ms", "--log-level", "debug", "--heartbeat-interval", "200ms", "--heartbeat-timeout", "2s"}
 	e := &eventEnv{sim: sim, agent: "crash-ev"}
@@ -362,4 +359,31 @@ func TestEventsSurviveCrash(t *testing.T) {
 		t.Fatalf("after a restart with a new key: %+v (was %+v)", e.ours(), s1)
 	}
 	third.kill(t)
+}
+
+// stableAddr returns a free loopback address whose port lies below the
+// kernel's ephemeral range: no listener on port 0 and no outgoing
+// connection is given it meanwhile, so an agent can take it, die and take it
+// again.
+func stableAddr(t *testing.T) string {
+	t.Helper()
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if v, err := strconv.Atoi(f[0]); err == nil {
+				low = v
+			}
+		}
+	}
+	for range 100 {
+		port := low - 1 - rand.IntN(min(low-1024, 10000))
+		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err == nil {
+			addr := ln.Addr().String()
+			ln.Close()
+			return addr
+		}
+	}
+	t.Fatal("no free port below the ephemeral range")
+	return ""
 }
