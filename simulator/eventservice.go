@@ -51,8 +51,9 @@ import (
 // apart; then the subscription's DeliveryRetryPolicy applies:
 // SuspendRetries (the default here, as OpenBMC's bmcweb offers it) sets its
 // Status.State to Disabled and nothing more is sent to it;
-// TerminateAfterRetries deletes it. Destinations must be loopback addresses
-// (127.0.0.1, ::1): the simulator sends nothing elsewhere.
+// TerminateAfterRetries deletes it. Only loopback destinations (127.0.0.1,
+// ::1) are sent to: a subscription to any other URL is taken, as a BMC
+// would, and never sent anything (the project's network rule).
 
 const (
 	eventServicePath  = v1 + "/EventService"
@@ -122,6 +123,7 @@ type subscription struct {
 	origins           []string // OriginResources paths
 	policy            string
 	owner             *System // nil: the fleet's
+	offHost           bool    // not a loopback address: never sent to
 
 	suspended atomic.Bool
 	delivered atomic.Int64
@@ -137,7 +139,7 @@ func (sub *subscription) state() string {
 
 // wants reports whether sub takes an event of sys whose origin is path.
 func (sub *subscription) wants(sys *System, path string) bool {
-	if sub.suspended.Load() || (sub.owner != nil && sub.owner != sys) {
+	if sub.offHost || sub.suspended.Load() || (sub.owner != nil && sub.owner != sys) {
 		return false
 	}
 	if len(sub.prefixes) > 0 && !slices.Contains(sub.prefixes, resourceEventPrefix) {
@@ -259,7 +261,7 @@ func (es *eventService) active(sys *System) bool {
 	es.mu.Lock()
 	defer es.mu.Unlock()
 	for _, sub := range es.subs {
-		if !sub.suspended.Load() && (sub.owner == nil || sub.owner == sys) {
+		if !sub.offHost && !sub.suspended.Load() && (sub.owner == nil || sub.owner == sys) {
 			return true
 		}
 	}
@@ -524,6 +526,12 @@ func (s *System) healthChanged(old, health string) {
 	})
 }
 
+// httpURL checks that a destination is an absolute http(s) URL.
+func httpURL(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.User == nil
+}
+
 // loopbackURL checks that a destination is an http(s) URL of a loopback
 // address (127.0.0.0/8, ::1).
 func loopbackURL(raw string) bool {
@@ -653,11 +661,8 @@ func (h *handler) newSubscription(body []byte) (*subscription, error) {
 		return nil, errPropertyMissing("Protocol")
 	case req.Protocol != "Redfish":
 		return nil, invalid("Protocol", req.Protocol, []string{"Redfish"})
-	case !loopbackURL(req.Destination):
-		// The simulator delivers to this host only (the project's network
-		// rule); a real BMC would accept any reachable URL.
-		return nil, &ValueError{Property: "Destination", Value: req.Destination,
-			Allowed: []string{"http(s) URLs of 127.0.0.1 or [::1]"}}
+	case !httpURL(req.Destination):
+		return nil, &ValueError{Property: "Destination", Value: req.Destination, Allowed: []string{"http or https URLs"}}
 	case len(req.Context) > 256:
 		return nil, &ValueError{Property: "Context", Value: req.Context[:32] + "...", Allowed: []string{"at most 256 characters"}}
 	}
@@ -675,7 +680,15 @@ func (h *handler) newSubscription(body []byte) (*subscription, error) {
 		return nil, invalid("DeliveryRetryPolicy", policy, []string{retrySuspend, retryTerminate})
 	}
 	sub := &subscription{dest: req.Destination, context: req.Context, prefixes: req.RegistryPrefixes,
-		types: req.ResourceTypes, policy: policy, owner: h.scope, headers: make(map[string]string)}
+		types: req.ResourceTypes, policy: policy, owner: h.scope, headers: make(map[string]string),
+		offHost: !loopbackURL(req.Destination)}
+	if sub.offHost {
+		// A real BMC sends to any URL it reaches; the simulator sends
+		// nothing off this host (the project's network rule), but takes the
+		// subscription, as clients and DMTF's Protocol Validator (which
+		// subscribes https://192.168.1.50/Destination1) expect.
+		h.sim.log.Warn("event subscription to a destination off this host: nothing will be sent to it", "destination", req.Destination)
+	}
 	n := 0
 	for _, hh := range req.HttpHeaders {
 		for k, v := range hh {

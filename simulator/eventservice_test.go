@@ -139,15 +139,15 @@ func TestEventServiceRefusesBadSubscriptions(t *testing.T) {
 	sim := startSim(t, Config{})
 	c := newClient(t, sim.URL())
 	for name, body := range map[string]any{
-		"remote destination": map[string]any{"Destination": "http://192.0.2.1/ev", "Protocol": "Redfish"},
-		"a host name":        map[string]any{"Destination": "http://localhost:1/ev", "Protocol": "Redfish"},
-		"no destination":     map[string]any{"Protocol": "Redfish"},
-		"no protocol":        map[string]any{"Destination": "http://127.0.0.1:1/ev"},
-		"other protocol":     map[string]any{"Destination": "http://127.0.0.1:1/ev", "Protocol": "SNMPv2c"},
-		"unknown property":   map[string]any{"Destination": "http://127.0.0.1:1/ev", "Protocol": "Redfish", "Bogus": 1},
-		"unknown registry":   map[string]any{"Destination": "http://127.0.0.1:1/ev", "Protocol": "Redfish", "RegistryPrefixes": []string{"Nope"}},
-		"unknown origin":     map[string]any{"Destination": "http://127.0.0.1:1/ev", "Protocol": "Redfish", "OriginResources": []map[string]string{{"@odata.id": "/redfish/v1/Systems/nope"}}},
-		"malformed":          "{",
+		"not a URL":        map[string]any{"Destination": "192.0.2.1/ev", "Protocol": "Redfish"},
+		"not http":         map[string]any{"Destination": "ftp://127.0.0.1/ev", "Protocol": "Redfish"},
+		"no destination":   map[string]any{"Protocol": "Redfish"},
+		"no protocol":      map[string]any{"Destination": "http://127.0.0.1:1/ev"},
+		"other protocol":   map[string]any{"Destination": "http://127.0.0.1:1/ev", "Protocol": "SNMPv2c"},
+		"unknown property": map[string]any{"Destination": "http://127.0.0.1:1/ev", "Protocol": "Redfish", "Bogus": 1},
+		"unknown registry": map[string]any{"Destination": "http://127.0.0.1:1/ev", "Protocol": "Redfish", "RegistryPrefixes": []string{"Nope"}},
+		"unknown origin":   map[string]any{"Destination": "http://127.0.0.1:1/ev", "Protocol": "Redfish", "OriginResources": []map[string]string{{"@odata.id": "/redfish/v1/Systems/nope"}}},
+		"malformed":        "{",
 	} {
 		if st, _, out := c.do(http.MethodPost, subscriptionsPath, body, nil); st != http.StatusBadRequest {
 			t.Errorf("%s: status %d %v, want 400", name, st, out)
@@ -159,6 +159,29 @@ func TestEventServiceRefusesBadSubscriptions(t *testing.T) {
 	c.user = ""
 	if st, _, _ := c.do(http.MethodGet, subscriptionsPath, nil, nil); st != http.StatusUnauthorized {
 		t.Fatalf("anonymous GET: %d", st)
+	}
+}
+
+// A subscription to a destination off this host is taken, as a BMC would,
+// and never sent anything; a host name counts as off the host.
+func TestEventServiceSendsNothingOffHost(t *testing.T) {
+	sim := startSim(t, Config{})
+	c := newClient(t, sim.URL())
+	good := newReceiver(t, http.StatusOK)
+	remote := subscribe(t, c, map[string]any{"Destination": "https://192.0.2.1/ev", "Protocol": "Redfish", "Context": "remote"})
+	subscribe(t, c, map[string]any{"Destination": "http://localhost:1/ev", "Protocol": "Redfish", "Context": "name"})
+	subscribe(t, c, map[string]any{"Destination": good.srv.URL, "Protocol": "Redfish", "Context": "good"})
+	if getStr(c.get(remote), "Destination") != "https://192.0.2.1/ev" {
+		t.Fatalf("remote subscription: %v", c.get(remote))
+	}
+	_ = sim.System(sim.SystemIDs()[0]).SetPowerState(PowerOn)
+	good.next(t)
+	// The event was queued for the loopback destination only: the others
+	// have nothing delivered, failed or pending.
+	for _, s := range sim.Subscriptions() {
+		if s.Context != "good" && (s.Delivered != 0 || s.Failed != 0 || s.State != "Enabled") {
+			t.Fatalf("off-host subscription %+v", s)
+		}
 	}
 }
 
