@@ -22,6 +22,9 @@ import (
 //	PUT    /sim/systems/{id}/quirks  replace the switches (see Quirks)
 //	PATCH  /sim/systems/{id}/quirks  change only the switches given
 //	GET    /sim/profiles             every profile with its ids and default switches
+//	GET    /sim/systems/{id}/telemetry  sensor readings now (Telemetry) and failed parts
+//	PUT    /sim/systems/{id}/parts/{part}  make a sensor or power supply fail: {"Health": "Critical"}
+//	DELETE /sim/systems/{id}/parts/{part}  make it recover
 //	GET    /sim/systems/{id}/log     overlap count and request log
 //	DELETE /sim/systems/{id}/log     clear them
 //	GET    /sim/fault                the fleet-wide fault
@@ -80,6 +83,22 @@ func (s *Simulator) adminMux() *http.ServeMux {
 	mux.HandleFunc("GET /sim/profiles", func(w http.ResponseWriter, _ *http.Request) {
 		writeAdmin(w, http.StatusOK, Profiles())
 	})
+	mux.HandleFunc("GET /sim/systems/{id}/telemetry", s.withSystem(func(w http.ResponseWriter, _ *http.Request, sys *System) {
+		writeAdmin(w, http.StatusOK, struct {
+			Telemetry
+			FailedParts map[string]string `json:",omitempty"`
+		}{sys.Telemetry(), sys.PartHealth()})
+	}))
+	mux.HandleFunc("PUT /sim/systems/{id}/parts/{part}", s.withSystem(func(w http.ResponseWriter, r *http.Request, sys *System) {
+		var body struct{ Health string }
+		if !readAdmin(w, r, &body) {
+			return
+		}
+		s.setPart(w, sys, r.PathValue("part"), body.Health)
+	}))
+	mux.HandleFunc("DELETE /sim/systems/{id}/parts/{part}", s.withSystem(func(w http.ResponseWriter, r *http.Request, sys *System) {
+		s.setPart(w, sys, r.PathValue("part"), HealthOK)
+	}))
 	mux.HandleFunc("GET /sim/systems/{id}/log", s.withSystem(func(w http.ResponseWriter, _ *http.Request, sys *System) {
 		writeAdmin(w, http.StatusOK, map[string]any{"Overlaps": sys.Overlaps(), "Entries": sys.RequestLog()})
 	}))
@@ -149,6 +168,16 @@ func (s *Simulator) profileCounts() map[string]int {
 		out[sys.Profile()]++
 	}
 	return out
+}
+
+// setPart sets a part's health and answers with the failed parts.
+func (s *Simulator) setPart(w http.ResponseWriter, sys *System, part, health string) {
+	if err := sys.SetPartHealth(part, health); err != nil {
+		writeAdminError(w, http.StatusBadRequest, err)
+		return
+	}
+	s.log.Info("part health set", "system", sys.id, "part", part, "health", health)
+	writeAdmin(w, http.StatusOK, map[string]any{"FailedParts": sys.PartHealth()})
 }
 
 // adminSetQuirks replaces a system's quirks (PUT) or changes the ones the

@@ -52,7 +52,12 @@
 // values, EthernetInterfaces, Processors, SimpleStorage, Bios with Settings
 // and ResetBios, SecureBoot, and VirtualMedia (Cd and Usb); a Manager of the
 // same id (Links.ManagedBy) exposing the same devices under
-// Managers/<id>/VirtualMedia; and a Chassis. Every resource carries
+// Managers/<id>/VirtualMedia; and a Chassis with its power and thermal
+// resources, in either or both schema generations (Power and Thermal;
+// PowerSubsystem, ThermalSubsystem, EnvironmentMetrics and Sensors), whose
+// readings come from the sensor model ([System.Telemetry], sensors.go):
+// computed on read from the power state, the system's index and the clock,
+// with parts made to fail by [System.SetPartHealth]. Every resource carries
 // @odata.id, @odata.type and @odata.etag and an ETag header; PATCH honours
 // If-Match (412 on a stale tag); errors use the Redfish error body.
 // Authentication is HTTP Basic or a session (POST SessionService/Sessions
@@ -84,6 +89,7 @@
 //
 // Outside /redfish, /sim/ (JSON, unauthenticated, meant for loopback) sets
 // faults per system and fleet-wide at run time, shows a system's state and
-// what it booted from, and exposes overlap counts and request logs. See
+// what it booted from, its sensor readings and request counts, fails parts,
+// and exposes overlap counts and request logs. See
 // docs/simulator.md for every route with curl examples.
 package simulator

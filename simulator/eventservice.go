@@ -512,8 +512,9 @@ func (s *System) powerChangedLocked(to PowerState) {
 	})
 }
 
-// healthChanged publishes a change of the system's health rollup (OK,
-// Warning, Critical) as ResourceStatusChanged<health>.
+// healthChanged publishes a change of the system's health (OK, Warning,
+// Critical: the worse of its System and Chassis rollups, SetPartHealth) as
+// ResourceStatusChanged<health>. It may be called with s.mu held.
 func (s *System) healthChanged(old, health string) {
 	if old == health {
 		return

@@ -129,7 +129,9 @@ func TestEventServicePowerEventDelivered(t *testing.T) {
 	// Another system's change is not this subscription's.
 	other := sim.System(sim.SystemIDs()[1])
 	_ = other.SetPowerState(PowerOn)
-	sim.System(id).healthChanged("OK", "Critical")
+	if err := sim.System(id).SetPartHealth("PSU1", HealthCritical); err != nil { // the chassis rollup: the machine's health
+		t.Fatal(err)
+	}
 	if ev := rc.next(t); ev.event.Events[0].MessageId != MsgStatusChangedPrefix+"Critical" {
 		t.Fatalf("expected the health event next (the other system's power change is filtered): %+v", ev)
 	}

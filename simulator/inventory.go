@@ -421,8 +421,9 @@ func wantsExpand(rawQuery string) bool {
 	return false
 }
 
-// renderInventory writes an inventory document; with expand a collection's
-// members are written whole.
+// renderInventory writes an inventory or telemetry document (kInv); with
+// expand a collection's members are written whole. The ETag is the
+// document's own.
 func renderInventory(w *jw, rt route) string {
 	d := rt.inv[rt.path]
 	if ms, ok := d["Members"].([]any); ok && rt.expand {
@@ -438,7 +439,8 @@ func renderInventory(w *jw, rt route) string {
 		b = []byte("{}")
 	}
 	w.raw(b)
-	return `"i1"`
+	etag, _ := d["@odata.etag"].(string)
+	return etag
 }
 
 // Hardware is a system's inventory as the simulator serves it, for tests

@@ -154,6 +154,9 @@ func (m *native) resolve(scope *System, p string) route {
 		rt.kind = kChassis
 		return rt
 	}
+	if tr, ok := telemetryRoute(rt, namesOf(sys, scope), rest); ok {
+		return tr
+	}
 	return inventoryRoute(rt, namesOf(sys, scope))
 }
 
@@ -470,7 +473,8 @@ func (m *native) renderSystem(w *jw, sys *System, n names) string {
 	w.kv("SystemType", "Physical")
 	w.kv("UUID", uuidOf("5e1f0000", sys.index))
 	w.kv("BiosVersion", "SIM-1.0.0")
-	status(w)
+	system, _ := sys.Rollups()
+	statusRollup(w, system)
 	w.kv("PowerState", string(v.power))
 	w.kv("IndicatorLED", string(v.led))
 	w.key("Boot")
@@ -623,14 +627,16 @@ func (m *native) renderManager(w *jw, sys *System, n names) string {
 func (m *native) renderChassis(w *jw, sys *System, n names) string {
 	v := sys.view()
 	etag := sys.etag('s', v.gen.system)
-	head(w, "#Chassis.v1_14_0.Chassis", chassisPath+"/"+n.ch, etag)
+	head(w, "#Chassis.v1_15_0.Chassis", chassisPath+"/"+n.ch, etag)
 	w.kv("Id", n.ch)
 	w.kv("Name", "Chassis of "+sys.id)
 	w.kv("ChassisType", "RackMount")
 	chassisInventoryLinks(w, chassisPath+"/"+n.ch)
+	chassisTelemetryLinks(w, sys, chassisPath+"/"+n.ch)
 	w.kv("PowerState", string(v.power))
 	w.kv("IndicatorLED", string(v.led))
-	status(w)
+	_, chassis := sys.Rollups()
+	statusRollup(w, chassis)
 	w.key("Links")
 	w.obj()
 	linkArr(w, "ComputerSystems", systemsPath+"/"+n.sys)

@@ -209,6 +209,21 @@ type Quirks struct {
 	// release notes idrac-inspect-sku and idrac-redfish-sku (bug 2146585).
 	SKUServiceTag bool `json:",omitempty"`
 
+	// --- telemetry (sensors.go, telemetry.go) ---
+
+	// Telemetry is which schema generation of power and thermal resources
+	// the Chassis links: both (the generic default), only the deprecated
+	// Power and Thermal, or only PowerSubsystem, ThermalSubsystem,
+	// EnvironmentMetrics and Sensors. Each profile's choice cites its
+	// source there.
+	Telemetry TelemetrySchema `json:",omitempty"`
+	// FanPercent: fans read in percent of full speed (ReadingUnits
+	// "Percent") instead of RPM (iLO; sources at the hpe-ilo profile).
+	FanPercent bool `json:",omitempty"`
+	// NoPSUInputWatts: power supplies report their output power only
+	// (LastPowerOutputWatts), no per-unit input power (iLO).
+	NoPSUInputWatts bool `json:",omitempty"`
+
 	// --- BMC reset ---
 
 	// BMCResetRefuse and BMCResetUnavailable make Manager.Reset real: for
@@ -222,6 +237,23 @@ type Quirks struct {
 	BMCResetUnavailable Span `json:",omitempty"`
 }
 
+// TelemetrySchema is a schema generation of the Chassis' power and thermal
+// resources (Quirks.Telemetry).
+type TelemetrySchema string
+
+// The schema generations. DMTF deprecated Power and Thermal in Redfish
+// 2020.4 (DSP8010 2020.4: Power v1.7.0, Thermal v1.7.0) in favour of
+// PowerSubsystem, ThermalSubsystem, EnvironmentMetrics and Sensors.
+const (
+	// TelemetryBoth links both generations (the generic default).
+	TelemetryBoth TelemetrySchema = ""
+	// TelemetryLegacy links only Power and Thermal.
+	TelemetryLegacy TelemetrySchema = "Power/Thermal"
+	// TelemetryModern links only PowerSubsystem, ThermalSubsystem,
+	// EnvironmentMetrics and Sensors.
+	TelemetryModern TelemetrySchema = "PowerSubsystem/ThermalSubsystem"
+)
+
 // profiles lists every profile the simulator knows. Ids and device names
 // are the vendors' own, from their Redfish documentation and captures.
 var profiles = []Profile{
@@ -233,22 +265,44 @@ var profiles = []Profile{
 		// firmware and iDRAC 10 put it under the System).
 		Name: "dell-idrac", SystemID: "System.Embedded.1", ManagerID: "iDRAC.Embedded.1", ChassisID: "System.Embedded.1",
 		CdID: "CD", UsbID: "RemovableDisk",
+		// Telemetry: iDRAC 9 links Power and Thermal (captures in
+		// bb-Ricardo/check_redfish issue 181 and influxdata/telegraf issue
+		// 9575, PowerInputWatts per unit) and, on current firmware, the
+		// new generation too; iDRAC 10 has only ThermalSubsystem and
+		// PowerSubsystem (mrlhansen/idrac_exporter issue 202, its System
+		// links CooledBy .../ThermalSubsystem/Fans/...): set Telemetry to
+		// PowerSubsystem/ThermalSubsystem for it.
 		Quirks: Quirks{Media: MediaUnderManager, SessionCap: 8, OnConflictAfterOff: Span(5 * time.Second), SKUServiceTag: true},
 	},
 	{
 		// HPE iLO 5/6: Systems/1, Managers/1, virtual media 1 (floppy/USB)
 		// and 2 (CD) under the Manager.
 		Name: "hpe-ilo", SystemID: "1", ManagerID: "1", ChassisID: "1", CdID: "2", UsbID: "1",
-		Quirks: Quirks{Media: MediaUnderManager, ResetDuringTransition: true, PostWindow: Span(30 * time.Second), EjectNeedsBody: true},
+		// Telemetry: iLO 5 and 6 link Power and Thermal only (Chassis/1 of
+		// a DL360 Gen11 with iLO 6 in bb-Ricardo/check_redfish issue 178,
+		// #Power.v1_7_1); fans read in Percent (natankeddem/hush issue 8:
+		// "Units": "Percent" on iLO 4, "ReadingUnits": "Percent" on iLO 5
+		// and 6); power supplies give LastPowerOutputWatts and
+		// LineInputVoltage but no PowerInputWatts (iLO capture in
+		// jenningsloy318/redfish_exporter issue 29).
+		Quirks: Quirks{Media: MediaUnderManager, ResetDuringTransition: true, PostWindow: Span(30 * time.Second), EjectNeedsBody: true,
+			Telemetry: TelemetryLegacy, FanPercent: true, NoPSUInputWatts: true},
 	},
 	{
 		// Supermicro X11-X13: Systems/1, Managers/1, CD1 and USB1.
 		Name: "supermicro", SystemID: "1", ManagerID: "1", ChassisID: "1", CdID: "CD1", UsbID: "USB1",
-		Quirks: Quirks{Media: MediaUnderManager, CdNeedsUsbCd: true, EnabledRevertsToOnce: true, InsertRefusesFlags: true, ResetActionInfo: true},
+		// Telemetry: Power and Thermal only, as Supermicro's Redfish
+		// reference guide for X11/X12 lists them; no public capture of a
+		// Supermicro PowerSubsystem was found (see docs/simulator.md).
+		Quirks: Quirks{Media: MediaUnderManager, CdNeedsUsbCd: true, EnabledRevertsToOnce: true, InsertRefusesFlags: true, ResetActionInfo: true,
+			Telemetry: TelemetryLegacy},
 	},
 	{
 		// Lenovo XCC: Systems/1, Managers/1, EXT1 and EXT2 under the Manager.
 		Name: "lenovo-xcc", SystemID: "1", ManagerID: "1", ChassisID: "1", CdID: "EXT1", UsbID: "EXT2",
+		// Telemetry: both generations (XCC's Chassis/1/Thermal with RPM
+		// fans in bb-Ricardo/check_redfish issue 73; its PowerSubsystem in
+		// lenovo/python-redfish-lenovo PR 263).
 		Quirks: Quirks{Media: MediaUnderManager, MediaPatchOnly: true, IfMatchRequired: true},
 	},
 	{
@@ -259,7 +313,11 @@ var profiles = []Profile{
 	{
 		// OpenBMC bmcweb: Systems/system, Managers/bmc, Chassis/chassis.
 		Name: "openbmc", SystemID: "system", ManagerID: "bmc", ChassisID: "chassis", CdID: "Cd", UsbID: "Usb",
-		Quirks: Quirks{Media: MediaNone, ResetActionInfo: true},
+		// Telemetry: the new generation only, bmcweb's defaults
+		// (meson.options: redfish-new-powersubsystem-thermalsubsystem
+		// enabled, redfish-allow-deprecated-power-thermal disabled, "will
+		// be removed June 2026").
+		Quirks: Quirks{Media: MediaNone, ResetActionInfo: true, Telemetry: TelemetryModern},
 	},
 }
 

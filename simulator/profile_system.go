@@ -45,6 +45,10 @@ func (s *System) SetQuirks(q Quirks) error {
 	if !allowedIn(q.Media, places) {
 		return invalid("Media", q.Media, places)
 	}
+	schemas := []TelemetrySchema{TelemetryBoth, TelemetryLegacy, TelemetryModern}
+	if !allowedIn(q.Telemetry, schemas) {
+		return invalid("Telemetry", q.Telemetry, schemas)
+	}
 	if q.SessionCap < 0 {
 		return &ValueError{Property: "SessionCap", Value: "negative", Allowed: []string{">= 0"}}
 	}

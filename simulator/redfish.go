@@ -51,7 +51,7 @@ const (
 	kStaticRO      // mockup: a stored resource that cannot be changed
 	kStaticAction  // mockup: an action target without behaviour
 	kStaticMissing // mockup: a path under a known tree that does not exist
-	kInv           // a generated system's hardware (inventory.go)
+	kInv           // a generated system's hardware (inventory.go) or sensors (telemetry.go)
 )
 
 // route is a resolved request URI.
@@ -64,7 +64,7 @@ type route struct {
 	path         string // the request path without a trailing slash
 	key          string // session id
 	item         int    // index of the item of a fixed list (a predefined role)
-	// inv is the system's inventory documents (kInv); expand asks a
+	// inv is the system's inventory or telemetry documents (kInv); expand asks a
 	// collection's members written whole ($expand).
 	inv    map[string]hwDoc
 	expand bool
@@ -191,6 +191,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rt := s.model.resolve(h.scope, cleanPath(path))
 	rt.expand = wantsExpand(r.URL.RawQuery)
+	switch {
+	case h.scope != nil:
+		h.scope.requests.count(r.Method)
+	case rt.sys != nil:
+		rt.sys.requests.count(r.Method)
+	}
 	f := h.faultFor(rt)
 	out := f.Roll()
 	if out.Action == FaultUnreachable {

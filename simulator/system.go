@@ -83,6 +83,8 @@ type System struct {
 	bmcResetAt atomic.Int64
 	// invCache holds the inventory documents (inventory.go).
 	invCache atomic.Pointer[invCache]
+	// requests counts the Redfish requests to the system (witness.go).
+	requests requestCounter
 
 	mu         sync.Mutex
 	power      PowerState
@@ -109,6 +111,9 @@ type System struct {
 	// (empty fields unset), applied at the next Reset
 	// (Quirks.BootViaSettings).
 	bootPend *BootOverride
+	// parts are the sensors and power supplies made to fail
+	// (SetPartHealth), by name; nil when none. Replaced, never mutated.
+	parts map[string]string
 }
 
 // newSystem builds a system in its initial state: power off, no override,
@@ -756,6 +761,7 @@ type Status struct {
 	NMIs         int
 	Overlaps     int64
 	Mutations    uint64
+	Requests     RequestCounts
 	Fault        *Fault `json:",omitempty"`
 }
 
@@ -768,7 +774,7 @@ func (s *System) Status() Status {
 		ID: s.id, Profile: s.Profile(), Quirks: s.Quirks(), PowerState: s.power, Boot: s.boot, BootedFrom: s.booted,
 		IndicatorLED: s.led, SecureBoot: s.secureBoot, OSCooperates: !s.osIgnores,
 		BIOS: maps.Clone(s.biosLocked()), PendingBIOS: maps.Clone(s.biosPend), NMIs: s.nmis,
-		Overlaps: s.witness.overlaps, Mutations: s.witness.seq,
+		Overlaps: s.witness.overlaps, Mutations: s.witness.seq, Requests: s.Requests(),
 	}
 	if s.pend.active {
 		to := s.pend.to

@@ -2,7 +2,9 @@ package simulator
 
 import (
 	"cmp"
+	"net/http"
 	"slices"
+	"sync/atomic"
 	"time"
 )
 
@@ -147,4 +149,31 @@ func (s *System) ResetWitness() {
 	defer s.mu.Unlock()
 	active := s.witness.active
 	s.witness = witness{active: active, seq: s.witness.seq}
+}
+
+// RequestCounts are the Redfish requests a system has received: reads (GET
+// and HEAD) and writes (every other method, logins on its own port
+// included). Tests assert with them that a read-only client sends only
+// reads, and how many.
+type RequestCounts struct {
+	Reads, Writes uint64
+}
+
+// requestCounter counts a system's Redfish requests; lock-free, so that
+// counting costs nothing measurable on the request path.
+type requestCounter struct{ reads, writes atomic.Uint64 }
+
+func (c *requestCounter) count(method string) {
+	if method == http.MethodGet || method == http.MethodHead {
+		c.reads.Add(1)
+	} else {
+		c.writes.Add(1)
+	}
+}
+
+// Requests returns the Redfish requests the system has received since it
+// was made: the requests to its resources, and on its own port
+// (Config.PortPerSystem) every request.
+func (s *System) Requests() RequestCounts {
+	return RequestCounts{Reads: s.requests.reads.Load(), Writes: s.requests.writes.Load()}
 }

@@ -123,3 +123,76 @@ func timeCalls(ctx context.Context, n, workers int, call func(context.Context, i
 	wg.Wait()
 	return time.Since(start), first
 }
+
+// BenchmarkTelemetry reads one system's telemetry from the simulator's IPMI
+// face through two drivers, one keeping the SDR repository cached (the
+// default) and one walking it at every read, alternating in ten slices. It
+// reports each one's time per read, the IPMI requests and ipmitool runs per
+// read (counted by the face and the driver), and the uncached time over the
+// cached.
+//
+//	go test -run '^$' -bench Telemetry -benchtime 100x ./drivers/ipmi
+func BenchmarkTelemetry(b *testing.B) {
+	sim, face := simFleet(b, 1, simulator.Config{})
+	id := sim.SystemIDs()[0]
+	if err := sim.System(id).SetPowerState(simulator.PowerOn); err != nil {
+		b.Fatal(err)
+	}
+	n := nodeFor(id, faceClient(face, id))
+	cfg := fastConfig()
+	cfg.MinCommandInterval = -1 // measure the reads, not the pause
+	cached := ipmi.New(cfg)
+	cfg.SDRCacheTTL = -1
+	uncached := ipmi.New(cfg)
+	b.Cleanup(func() {
+		cached.Close(context.Background())
+		uncached.Close(context.Background())
+	})
+	requests := func() (total int) {
+		for _, v := range face.Requests(id) {
+			total += v
+		}
+		return total
+	}
+	type tally struct {
+		dur            time.Duration
+		requests, runs int
+	}
+	var ct, ut tally
+	measure := func(d *ipmi.Driver, t *tally, n0 int) error {
+		req, runs := requests(), d.Stats().Runs
+		dur, err := timeCalls(context.Background(), n0, 1, func(ctx context.Context, _ int) error {
+			_, err := d.Telemetry(ctx, n)
+			return err
+		})
+		t.dur += dur
+		t.requests += requests() - req
+		t.runs += int(d.Stats().Runs - runs)
+		return err
+	}
+	// Warm both: the cached driver dumps the repository here.
+	for _, d := range []*ipmi.Driver{cached, uncached} {
+		if _, err := d.Telemetry(context.Background(), n); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for slice := range 10 {
+		k := b.N/10 + min(1, max(0, b.N%10-slice))
+		if err := measure(cached, &ct, k); err != nil {
+			b.Fatal(err)
+		}
+		if err := measure(uncached, &ut, k); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reads := float64(b.N)
+	b.ReportMetric(ct.dur.Seconds()*1000/reads, "cached-ms/read")
+	b.ReportMetric(ut.dur.Seconds()*1000/reads, "uncached-ms/read")
+	b.ReportMetric(float64(ct.requests)/reads, "cached-requests/read")
+	b.ReportMetric(float64(ut.requests)/reads, "uncached-requests/read")
+	b.ReportMetric(float64(ct.runs)/reads, "cached-runs/read")
+	b.ReportMetric(float64(ut.runs)/reads, "uncached-runs/read")
+	b.ReportMetric(ut.dur.Seconds()/ct.dur.Seconds(), "x_cached") // uncached time over cached
+	b.ReportMetric(0, "ns/op")
+}

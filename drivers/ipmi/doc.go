@@ -1,4 +1,5 @@
-// Package ipmi is the IPMI driver: power, boot device and NMI over IPMI v2.0
+// Package ipmi is the IPMI driver: power, boot device, NMI and telemetry
+// (SDR sensors and the DCMI power reading, telemetry.go) over IPMI v2.0
 // (RMCP+, ipmitool's lanplus interface), running ipmitool the way bmclib's
 // ipmitool provider does, so ipmitool is a runtime dependency. The driver
 // runs it itself (run.go) rather than through bmclib so that each run is
@@ -43,6 +44,16 @@
 // never on a command line (ps, /proc/PID/cmdline), though the process's
 // environment is readable by its own user and root, as with any password
 // handed to a child process. It never appears in errors or logs.
+//
+// # Telemetry
+//
+// A telemetry read is one ipmitool run (one session): `exec` runs the DCMI
+// Get Power Reading (as `raw`) and `sdr elist full` together. The SDR
+// repository is dumped to a file once per Config.SDRCacheTTL (`sdr dump`,
+// one more run) and read from it (`-S FILE`), so a read asks the BMC for
+// the sensor readings only, not for every record again. A BMC without DCMI
+// costs one more run once, then gives PowerWatts nil without being asked.
+// IPMI has no health rollup: Telemetry.Health stays unknown.
 //
 // # What IPMI does not do
 //

@@ -29,6 +29,9 @@ const (
 	// DefaultPollInterval is how often SetPowerState reads the power state
 	// while it waits for the target state.
 	DefaultPollInterval = time.Second
+	// DefaultSDRCacheTTL is how long a BMC's SDR repository, dumped to
+	// disk, serves telemetry reads before it is read again.
+	DefaultSDRCacheTTL = time.Hour
 	// DefaultPowerTimeout is what SetPowerState waits for the target state
 	// when the caller gives no timeout (Ironic's power_state_change_timeout).
 	DefaultPowerTimeout = 60 * time.Second
@@ -56,13 +59,22 @@ type Config struct {
 	// target state.
 	PollInterval time.Duration
 	PowerTimeout time.Duration
+	// SDRCacheTTL is how long a BMC's SDR repository, dumped to a file
+	// (`ipmitool sdr dump`), serves telemetry reads (`ipmitool -S`) before
+	// it is dumped again; negative means no cache: every read walks the
+	// repository. A sensor added to the BMC (hot-plug, firmware update)
+	// shows after at most this long.
+	SDRCacheTTL time.Duration
+	// SDRCacheDir is where the SDR caches are kept (default: a temporary
+	// directory made at the first telemetry read and removed by Close).
+	SDRCacheDir string
 	// Logger receives debug logs of every command and warnings of retries
 	// (default: discarded). Passwords are never logged.
 	Logger *slog.Logger
 }
 
-// Driver is the IPMI driver: power, boot device and NMI over IPMI v2.0
-// (lanplus) through bmclib's ipmitool provider. It holds no connection:
+// Driver is the IPMI driver: power, boot device, NMI and telemetry over
+// IPMI v2.0 (lanplus) through ipmitool. It holds no connection:
 // every command runs ipmitool afresh, as bmclib does. It is safe for
 // concurrent use; commands to one BMC are serialised and spaced by
 // Config.MinCommandInterval, commands to different BMCs run in parallel.
@@ -72,6 +84,7 @@ type Driver struct {
 	gates  *gates
 	runs   atomic.Uint64 // ipmitool processes started
 	suites sync.Map      // BMC address -> the cipher suite that worked
+	tel    telemetryCache
 }
 
 // Stats are counters of the driver's work since New.
@@ -100,6 +113,9 @@ func New(cfg Config) *Driver {
 	def(&cfg.RetryInterval, DefaultRetryInterval)
 	def(&cfg.PollInterval, DefaultPollInterval)
 	def(&cfg.PowerTimeout, DefaultPowerTimeout)
+	if cfg.SDRCacheTTL == 0 {
+		cfg.SDRCacheTTL = DefaultSDRCacheTTL
+	}
 	switch {
 	case cfg.Retries == 0:
 		cfg.Retries = DefaultRetries
@@ -110,7 +126,8 @@ func New(cfg Config) *Driver {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Driver{cfg: cfg, log: log.With("driver", Name), gates: newGates(cfg.MinCommandInterval)}
+	return &Driver{cfg: cfg, log: log.With("driver", Name), gates: newGates(cfg.MinCommandInterval),
+		tel: telemetryCache{cfgDir: cfg.SDRCacheDir, now: time.Now}}
 }
 
 // Name implements drivers.Driver.

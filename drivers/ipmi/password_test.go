@@ -69,6 +69,9 @@ func TestPasswordNeverOnACommandLine(t *testing.T) {
 	call(d.SetPowerState(ctx, n, drivers.ActionReboot, 0))
 	call(d.SetPowerState(ctx, n, drivers.ActionPowerOff, 0))
 	call(d.Check(ctx, n))
+	_, err = d.Telemetry(ctx, n) // SDR dump, a refused DCMI read, the read
+	call(err)
+	t.Cleanup(func() { d.Close(context.Background()) })
 	nmiErr := d.InjectNMI(ctx, n) // ipmi_sim refuses it: an error path
 	wrong := nodeFor("n1", s.Client)
 	const wrongPassword = "Wr0ng-but-s3cret"

@@ -40,10 +40,11 @@ type client struct {
 	mu         sync.Mutex
 	password   string
 	scrub      func(string) string
-	basic      bool   // auto mode settled on HTTP Basic
-	token      string // session token, "" when not logged in
-	sessionURI string // the session to DELETE at logout
-	system     string // the BMC's only system, once discovered
+	basic      bool            // auto mode settled on HTTP Basic
+	token      string          // session token, "" when not logged in
+	sessionURI string          // the session to DELETE at logout
+	system     string          // the BMC's only system, once discovered
+	expand     *expandFeatures // the BMC's $expand support, once read (telemetry.go)
 	closed     bool
 	actionInfo map[string][]string // allowable values read from ActionInfo resources
 	sticky     sync.Map            // system path -> bootChange re-applied before each power on (bootonce.go)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -28,6 +29,11 @@ type sysBMC struct {
 	conn *packetConn
 
 	resets atomic.Int64
+	// noDCMI makes the BMC answer DCMI commands as one without DCMI.
+	noDCMI atomic.Bool
+
+	reqMu    sync.Mutex
+	requests map[string]int // by command name
 	// silentUntil (unix nanoseconds) keeps the BMC silent after a reset.
 	silentUntil atomic.Int64
 }
@@ -37,7 +43,7 @@ const userID = 2
 
 // newSysBMC builds the BMC of sys on uc; f.mu must be held.
 func (f *Face) newSysBMC(sys *simulator.System, index int, uc *net.UDPConn) *sysBMC {
-	s := &sysBMC{f: f, sys: sys}
+	s := &sysBMC{f: f, sys: sys, requests: make(map[string]int)}
 	s.conn = &packetConn{uc: uc, s: s, suppress: make(map[suppressKey]int)}
 	guid := sha256.Sum256([]byte("bmc-agent ipmisim " + sys.ID()))
 	var g [16]byte
@@ -56,13 +62,18 @@ func (f *Face) newSysBMC(sys *simulator.System, index int, uc *net.UDPConn) *sys
 		f.log.Error("IPMI user", "system", sys.ID(), "error", err)
 	}
 	reg := handlers.NewRegistry()
-	reg.Use(s.faults) // before registering: middleware applies at registration
+	reg.Use(s.count) // before registering: middleware applies at registration
+	reg.Use(s.faults)
 	handlers.RegisterAllHandlers(reg)
 	reg.RegisterFunc(types.CommandChassisControl, s.chassisControl)
 	reg.RegisterFunc(types.CommandSetSystemBootOptions, s.setBootOptions)
 	reg.RegisterFunc(types.CommandGetSystemBootOptions, s.getBootOptions)
 	reg.RegisterFunc(types.CommandColdReset, s.bmcReset)
 	reg.RegisterFunc(types.CommandWarmReset, s.bmcReset)
+	reg.RegisterFunc(types.CommandGetSDR, s.getSDR)
+	reg.RegisterFunc(types.CommandGetSensorReading, s.getSensorReading)
+	reg.RegisterFunc(types.CommandGetSensorThresholds, s.getSensorThresholds)
+	reg.RegisterFunc(types.CommandGetDCMIPowerReading, s.getPowerReading)
 	s.srv = server.NewServer(s.b, s.conn, server.WithHandlerRegistry(reg), server.WithV15Disabled())
 	return s
 }
@@ -83,13 +94,13 @@ func (s *sysBMC) setUser(c credentials) error {
 
 // bookkeeping are the session commands every client sends around its real
 // command, and ipmitool's PICMG/HPM.x capability probe (group extension
-// NetFn) that precedes some of its commands. Faults apply to the real
+// NetFn, but for the DCMI group) that precedes some of its commands. Faults apply to the real
 // commands only, so that an error rate means the same per operation as on
 // the Redfish face; unreachable BMCs and refused logins are handled below
 // the session layer (packetConn).
-func bookkeeping(c types.Command) bool {
+func bookkeeping(c types.Command, req []byte) bool {
 	if c.NetFn == types.NetFnGroupExtensionRequest {
-		return true
+		return len(req) == 0 || req[0] != dcmiGroup
 	}
 	if c.NetFn != types.NetFnAppRequest {
 		return false
@@ -110,7 +121,7 @@ func bookkeeping(c types.Command) bool {
 // request is held until the face closes.
 func (s *sysBMC) faults(next handlers.Handler) handlers.Handler {
 	return handlers.HandlerFunc(func(ctx context.Context, hctx *handlers.HandlerContext, req []byte) ([]byte, types.CompletionCode, error) {
-		if hctx.Session == nil || bookkeeping(hctx.Command) {
+		if hctx.Session == nil || bookkeeping(hctx.Command, req) {
 			return next.Handle(ctx, hctx, req)
 		}
 		if !s.f.enter() {
@@ -144,6 +155,21 @@ func (s *sysBMC) faults(next handlers.Handler) handlers.Handler {
 			s.conn.suppressNext(hctx.Session)
 			return nil, types.CodeNodeBusy, nil
 		}
+		return next.Handle(ctx, hctx, req)
+	})
+}
+
+// count is the handler middleware that counts every request by command
+// name (Face.Requests), session bookkeeping included.
+func (s *sysBMC) count(next handlers.Handler) handlers.Handler {
+	return handlers.HandlerFunc(func(ctx context.Context, hctx *handlers.HandlerContext, req []byte) ([]byte, types.CompletionCode, error) {
+		name := hctx.Command.Name
+		if name == "" {
+			name = fmt.Sprintf("NetFn %#02x Cmd %#02x", uint8(hctx.Command.NetFn), hctx.Command.ID)
+		}
+		s.reqMu.Lock()
+		s.requests[name]++
+		s.reqMu.Unlock()
 		return next.Handle(ctx, hctx, req)
 	})
 }

@@ -29,6 +29,16 @@
 //     and is refused.
 //   - Cold and Warm Reset reset the BMC, not the host: counted
 //     (Face.BMCResets) and, with Config.BMCResetTime, silent for a while.
+//   - Get SDR Repository Info, Reserve SDR Repository and Get SDR serve
+//     one Full Sensor Record (IPMI v2.0 §43.1) per sensor of
+//     System.Telemetry, with conversion factors sized from the sensor's
+//     upper critical threshold or its kind (sensors.go); Get Sensor
+//     Reading and Get Sensor Thresholds read the model now, its health as
+//     threshold status. A sensor the model lacks has no record.
+//   - DCMI Get Power Reading (DCMI v1.5 §6.6.1) is System.Telemetry's
+//     PowerWatts; Face.SetDCMI takes DCMI away (Invalid Command).
+//
+// Face.Requests counts every request a BMC received, by command name.
 //
 // Every mutating command is wrapped in System.BeginMutation and
 // Mutation.End with face "ipmi" (the result is the completion code), so the

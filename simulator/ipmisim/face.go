@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"strconv"
 	"sync"
@@ -208,6 +209,34 @@ func (f *Face) BMCResets(id string) int {
 		return int(b.resets.Load())
 	}
 	return 0
+}
+
+// SetDCMI gives one system's BMC the DCMI power reading (the default) or
+// takes it away: without, it answers DCMI commands with Invalid Command, as
+// a BMC that does not implement DCMI does. Only after Start.
+func (f *Face) SetDCMI(id string, enabled bool) error {
+	b := f.bmc(id)
+	if b == nil {
+		return fmt.Errorf("%w: %q", simulator.ErrUnknownSystem, id)
+	}
+	b.noDCMI.Store(!enabled)
+	return nil
+}
+
+// Requests returns how many IPMI requests a system's BMC received since
+// Start, by command name ("Get SDR", "Get Sensor Reading", "Get DCMI Power
+// Reading", ..., "NetFn 0x2c Cmd 0x00" for commands the face has no
+// handler for), session setup and teardown included: what a client's
+// operation costs the BMC. RMCP+ session-opening messages (RAKP), which
+// are not commands, are not counted.
+func (f *Face) Requests(id string) map[string]int {
+	b := f.bmc(id)
+	if b == nil {
+		return nil
+	}
+	b.reqMu.Lock()
+	defer b.reqMu.Unlock()
+	return maps.Clone(b.requests)
 }
 
 // Close stops serving: it closes every listener, releases held and delayed

@@ -39,11 +39,11 @@ func (fruStore) Write(context.Context, uint8, []byte) error { return hal.ErrNotS
 func (fruStore) Delete(context.Context, uint8) error        { return hal.ErrNotSupported }
 func (fruStore) DeviceIDs(context.Context) ([]uint8, error) { return []uint8{0}, nil }
 
-// storageHAL offers the FRU and no SDR repository.
+// storageHAL offers the FRU and the SDR repository (sensors.go).
 type storageHAL struct{ s *sysBMC }
 
 func (h storageHAL) FRU() hal.FRUStore { return fruStore(h) }
-func (storageHAL) SDR() hal.SDRStore   { return nil }
+func (h storageHAL) SDR() hal.SDRStore { return sdrStore(h) }
 
 // networkHAL is the BMC's own NIC: a locally administered MAC derived from
 // the system's id, distinct from the host's NICs.

@@ -26,7 +26,13 @@ type fleet struct {
 
 func start(t *testing.T, systems int, cfg ipmisim.Config) *fleet {
 	t.Helper()
-	sim, err := simulator.New(simulator.Config{Systems: systems})
+	return startWith(t, simulator.Config{Systems: systems}, cfg)
+}
+
+// startWith is start with the simulator's whole configuration.
+func startWith(t *testing.T, simCfg simulator.Config, cfg ipmisim.Config) *fleet {
+	t.Helper()
+	sim, err := simulator.New(simCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
