@@ -47,6 +47,7 @@ var Methods = []Method{
 	MethodBootMode, MethodSetBootMode, MethodInjectNMI,
 	MethodMedia, MethodInsertMedia, MethodEjectMedia,
 	MethodFirmware, MethodInspect, MethodTelemetry,
+	MethodSubscriptions, MethodSubscription, MethodSubscribe, MethodUnsubscribe,
 	MethodCheck,
 }
 

@@ -60,6 +60,9 @@
 // with parts made to fail by [System.SetPartHealth]. Every resource carries
 // @odata.id, @odata.type and @odata.etag and an ETag header; PATCH honours
 // If-Match (412 on a stale tag); errors use the Redfish error body.
+// The EventService (eventservice.go) takes Redfish event subscriptions and
+// pushes ResourceEvent power and health events to them, with retries and
+// suspension; a BMC reset ([System.BMCReset]) loses them.
 // Authentication is HTTP Basic or a session (POST SessionService/Sessions
 // returns X-Auth-Token and Location; DELETE ends it). The service root,
 // $metadata and the OData service document are public, as the Redfish

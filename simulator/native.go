@@ -384,6 +384,7 @@ func renderRoot(w *jw) string {
 	w.link("SessionService", sessionServicePath)
 	w.link("AccountService", accountServicePath)
 	w.link("UpdateService", updateServicePath)
+	w.link("EventService", eventServicePath)
 	protocolFeatures(w)
 	w.key("Links")
 	w.obj()

@@ -81,6 +81,7 @@ var nativeTypes = []string{
 	"#UpdateService.v1_11_0.UpdateService",
 	"#SoftwareInventoryCollection.SoftwareInventoryCollection",
 	"#SoftwareInventory.v1_9_0.SoftwareInventory",
+	eventServiceType, eventDestinationsType, eventDestinationType, // eventservice.go
 	"#ActionInfo.v1_1_2.ActionInfo", // reset types of the profiles that keep them apart (profile.go)
 	accountServiceType, roleCollectionType, roleType,
 	"#SessionService.v1_1_8.SessionService",

@@ -185,6 +185,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveAdmin(w, r)
 		return
 	}
+	s.requests.Add(1)
 	if h.serveFirmware(w, r, cleanPath(path)) {
 		return
 	}
@@ -203,6 +204,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if h.bmcResetting(w, rt) {
+		return
+	}
+	if h.serveEvents(w, r, cleanPath(path)) {
 		return
 	}
 	var body []byte
@@ -418,6 +422,9 @@ func (h *handler) action(rt route, body []byte) error {
 	case kBiosReset:
 		rt.sys.ResetBIOS()
 	case kManagerReset:
+		if rt.sys != nil {
+			rt.sys.BMCReset() // event subscriptions live in the BMC's memory
+		}
 		if rt.sys != nil && rt.sys.resetBMC() {
 			h.sim.sessions.removeFor(rt.sys)
 		}

@@ -303,9 +303,18 @@ func (s *System) SetPartHealth(part, health string) error {
 	if len(next) == 0 {
 		next = nil
 	}
+	before := overallHealth(s.parts)
 	s.parts = next
-	s.gen.system++ // the System's and Chassis' HealthRollup change
+	s.gen.system++                               // the System's and Chassis' HealthRollup change
+	s.healthChanged(before, overallHealth(next)) // an event to subscribers (eventservice.go)
 	return nil
+}
+
+// overallHealth is the worse of the System's and Chassis' rollups: the
+// machine's health as a health event reports it.
+func overallHealth(failed map[string]string) string {
+	sys, chassis := rollupsOf(failed)
+	return worseHealth(sys, chassis)
 }
 
 // PartHealth returns the parts made to fail with SetPartHealth and their

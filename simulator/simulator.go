@@ -61,6 +61,8 @@ type Config struct {
 	// TLS, if set, makes Start serve HTTPS (HTTP/1.1) on every listener
 	// (see SelfSignedCert); URLs then begin with https://.
 	TLS *tls.Config
+	// Events tunes the EventService's deliveries (eventservice.go).
+	Events EventConfig
 }
 
 // fleet is what all systems of a simulator share.
@@ -70,6 +72,7 @@ type fleet struct {
 	logSize    int
 	creds      *credentials
 	fault      atomic.Pointer[Fault]
+	events     *eventService
 
 	credMu sync.Mutex
 	extra  []*credentials // per-system credentials, for session logins
@@ -115,6 +118,7 @@ type Simulator struct {
 	sessions *sessionStore
 	done     chan struct{} // closed by Close: releases hung requests
 	inflight atomic.Int64  // requests being handled
+	requests atomic.Int64  // Redfish requests received (Requests)
 	bufs     sync.Pool     // *[]byte render buffers
 	links    linkCache     // Link headers by @odata.type
 	admin    *http.ServeMux
@@ -164,6 +168,7 @@ func New(cfg Config) (*Simulator, error) {
 		f.fault.Store(&fc)
 	}
 	s := &Simulator{cfg: cfg, log: cfg.Logger, fleet: f, done: make(chan struct{})}
+	f.events = newEventService(cfg.Events, cfg.Logger, func(sys *System) string { return s.model.systemPath(sys) })
 	s.bufs.New = func() any { b := make([]byte, 0, 4096); return &b }
 	var err error
 	if cfg.MockupDir != "" {
@@ -413,8 +418,14 @@ func (s *Simulator) Close() error {
 	for s.inflight.Load() > 0 && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
+	s.fleet.events.close() // event deliveries and their timers
 	return nil
 }
+
+// Requests returns the number of Redfish requests the simulator received
+// (the admin endpoint's are not counted): a test proves that something made
+// no BMC request by reading it before and after.
+func (s *Simulator) Requests() int64 { return s.requests.Load() }
 
 // Sessions returns the number of Redfish sessions the simulator holds
 // (expired ones included until they are swept), as GET /sim reports it: a

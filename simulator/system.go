@@ -148,7 +148,12 @@ func (s *System) settleLocked(now time.Time) {
 	s.pend = transition{}
 	s.gen.system++
 	old := s.power
-	defer func() { s.noteSettledLocked(old, t.due) }()
+	defer func() {
+		s.noteSettledLocked(old, t.due)
+		if s.power != old {
+			s.powerChangedLocked(s.power)
+		}
+	}()
 	switch {
 	case t.reboot:
 		s.bootLocked(t.due)
@@ -180,6 +185,9 @@ func (s *System) targetLocked() PowerState {
 func (s *System) scheduleLocked(now time.Time, to PowerState, reboot bool) {
 	s.pend = transition{active: true, to: to, reboot: reboot, due: now.Add(s.fleet.powerDelay)}
 	s.settleLocked(now)
+	if s.pend.active {
+		s.fleet.events.awaitTransition(s, s.fleet.powerDelay) // its event is due then
+	}
 }
 
 // PowerState returns the power state as a client reads it: the old state
@@ -300,6 +308,7 @@ func (s *System) SetPowerState(p PowerState) error {
 	if s.power != p {
 		s.power = p
 		s.gen.system++
+		s.powerChangedLocked(p)
 	}
 	return nil
 }

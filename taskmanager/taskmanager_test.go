@@ -223,6 +223,18 @@ var readers = map[string]func(h *drivers.Handle) error{
 	"Firmware":              func(h *drivers.Handle) error { _, err := h.Firmware(bg); return err },
 	"Check":                 func(h *drivers.Handle) error { return h.Check(bg) },
 	"Inspect":               func(h *drivers.Handle) error { _, err := h.Inspect(bg); return err },
+	"Subscriptions":         func(h *drivers.Handle) error { _, err := h.Subscriptions(bg); return err },
+	"Subscription": func(h *drivers.Handle) error {
+		if _, err := h.Subscription(bg, "fake:none"); !errors.Is(err, drivers.ErrNoSubscription) {
+			return err
+		}
+		return nil
+	},
+	"Subscribe": func(h *drivers.Handle) error {
+		_, err := h.Subscribe(bg, drivers.SubscriptionRequest{Destination: "http://127.0.0.1:1/events"})
+		return err
+	},
+	"Unsubscribe": func(h *drivers.Handle) error { return h.Unsubscribe(bg, "fake:none") },
 }
 
 // TestSharedTaskGuard proves the guard over every method of the contract:

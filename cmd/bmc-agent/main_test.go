@@ -18,7 +18,7 @@ import (
 
 // startServe runs `bmc-agent serve` in-process with args and returns the
 // base URL it prints, and a function that stops it and returns its error.
-func startServe(t *testing.T, args ...string) (string, func() error) {
+func startServe(t testing.TB, args ...string) (string, func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()

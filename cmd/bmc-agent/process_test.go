@@ -220,7 +220,7 @@ func (c *apiClient) do(method, path, body string) (int, string, error) {
 }
 
 // must sends a request and fails the test unless the status is want.
-func (c *apiClient) must(t *testing.T, want int, method, path, body string) string {
+func (c *apiClient) must(t testing.TB, want int, method, path, body string) string {
 	t.Helper()
 	status, out, err := c.do(method, path, body)
 	if err != nil || status != want {
@@ -230,7 +230,7 @@ func (c *apiClient) must(t *testing.T, want int, method, path, body string) stri
 }
 
 // node reads a node as a map.
-func (c *apiClient) node(t *testing.T, ident string) map[string]any {
+func (c *apiClient) node(t testing.TB, ident string) map[string]any {
 	t.Helper()
 	var n map[string]any
 	if err := json.Unmarshal([]byte(c.must(t, http.StatusOK, "GET", "/v1/nodes/"+ident, "")), &n); err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/bmc-agent/bmc-agent/drivers/fake"
 	"github.com/bmc-agent/bmc-agent/drivers/ipmi"
 	"github.com/bmc-agent/bmc-agent/drivers/redfish"
+	"github.com/bmc-agent/bmc-agent/events"
 	"github.com/bmc-agent/bmc-agent/lock"
 	"github.com/bmc-agent/bmc-agent/metrics"
 	"github.com/bmc-agent/bmc-agent/powersync"
@@ -73,6 +74,8 @@ type serveConfig struct {
 	ipmiMinInterval    time.Duration
 	redfishMaxRequests int
 	powerTimeout       time.Duration
+
+	events eventFlags // Redfish events (events.go)
 }
 
 func newServeCmd() *cobra.Command {
@@ -131,6 +134,10 @@ func newServeCmd() *cobra.Command {
 	f.BoolVar(&c.allowRemoteNoauth, "allow-remote-noauth", false, "serve without authentication on a non-loopback address (anyone who reaches it controls every BMC)")
 	f.StringVar(&c.tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate (chain) file; needs --tls-key")
 	f.StringVar(&c.tlsKey, "tls-key", "", "PEM private key file of --tls-cert")
+	f.StringVar(&c.events.listen, "event-listen", "", "listen for Redfish events on this address (host:port) and subscribe the owned nodes' BMCs; empty: no events, the power sync alone")
+	f.StringVar(&c.events.url, "event-url", "", "the base URL the BMCs post events to (default http://<the --event-listen address>)")
+	f.StringVar(&c.events.keyFile, "event-key-file", "", "file of the key the per-node event secrets derive from, created on first start (default bmc-agent-events.key next to the embedded database, or in the working directory)")
+	f.DurationVar(&c.events.interval, "event-resync", events.DefaultInterval, "how often the agent checks each owned Redfish BMC's event subscription and re-creates a missing one")
 	f.BoolVar(&c.demo, "demo", false, "first run: also start a Redfish simulator on a free loopback port and enroll its systems as nodes")
 	return cmd
 }
@@ -286,6 +293,20 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
+	var ev *eventRuntime
+	if c.events.listen != "" {
+		// An event reads the node's power state, and its telemetry when the
+		// collector runs: a power or health change shows in both at once.
+		var refresh events.Refresher = syncLoop
+		if tel != nil {
+			refresh = events.Refreshers(syncLoop, tel)
+		}
+		if ev, err = startEvents(bg, c, log, tm, syncLoop, refresh, reg); err != nil {
+			ln.Close()
+			return err
+		}
+	}
+
 	memberDone := make(chan struct{})
 	memberErr := make(chan error, 1)
 	go func() { defer close(memberDone); memberErr <- member.Run(bg) }()
@@ -312,6 +333,9 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 	var stopErr error
 	select {
 	case err := <-served:
+		if ev != nil {
+			ev.stop(context.Background())
+		}
 		stopBG()
 		<-memberDone
 		<-syncDone
@@ -328,6 +352,9 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("HTTP shutdown", "err", err)
+	}
+	if ev != nil {
+		ev.stop(sctx) // deletes the agent's subscriptions, with tasks
 	}
 	stopSync() // a read in flight is cancelled; a lock it holds is released
 	<-syncDone

@@ -46,8 +46,10 @@ type machine struct {
 	mode       drivers.BootMode
 	media      []drivers.Media
 	nmis       int
-	health     drivers.Health     // the health rollup Telemetry reports
-	telemetry  *drivers.Telemetry // what Telemetry reports, if SetTelemetry fixed it
+	health     drivers.Health              // the health rollup Telemetry reports
+	telemetry  *drivers.Telemetry          // what Telemetry reports, if SetTelemetry fixed it
+	subs       []drivers.EventSubscription // events.go
+	subSeq     int
 }
 
 // New returns a fake driver with no nodes; a node springs into being, powered

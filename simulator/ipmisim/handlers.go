@@ -175,6 +175,7 @@ func bootFlags(o simulator.BootOverride) []byte {
 func (s *sysBMC) bmcReset(_ context.Context, hctx *handlers.HandlerContext, _ []byte) ([]byte, types.CompletionCode, error) {
 	m := s.sys.BeginMutation(face, "BMCReset", hctx.Command.Name)
 	s.resets.Add(1)
+	s.sys.BMCReset() // the BMC's event subscriptions are lost with it
 	if d := s.f.cfg.BMCResetTime; d > 0 {
 		s.silentUntil.Store(time.Now().Add(d).UnixNano())
 	}
