@@ -50,13 +50,16 @@ func startEventSim(t testing.TB, systems int) *simulator.Simulator {
 // startEventAgent serves with the given extra flags (the sync interval,
 // --event-listen, --event-resync); pre names nodes to put in its database
 // before it starts, each for the simulator system of the same index, so
-// that its first reconciler pass finds them.
+// that its first reconciler pass finds them. The telemetry collector is off
+// unless extra turns it on: these tests count the BMC requests events cause,
+// and a telemetry read (its cycle's, or the one an event triggers after the
+// power sync's) would land among them.
 func startEventAgent(t testing.TB, sim *simulator.Simulator, agent string, pre []string, extra ...string) *eventEnv {
 	t.Helper()
 	dir := t.TempDir()
 	seedNodes(t, filepath.Join(dir, "agent.db"), sim, pre...)
 	args := append([]string{"--listen", "127.0.0.1:0", "--database", filepath.Join(dir, "agent.db"), "--agent-id", agent,
-		"--heartbeat-interval", "50ms", "--heartbeat-timeout", "1m", "--log-level", "warn"}, extra...)
+		"--heartbeat-interval", "50ms", "--heartbeat-timeout", "1m", "--log-level", "warn", "--telemetry-interval", "0"}, extra...)
 	base, stop := startServe(t, args...)
 	c := newAPIClient(t, base)
 	return &eventEnv{sim: sim, dir: dir, agent: agent, c: c, stop: stop, keyFile: filepath.Join(dir, "bmc-agent-events.key")}
