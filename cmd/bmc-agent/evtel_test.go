@@ -1,0 +1,125 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/bmc-agent/bmc-agent/simulator"
+)
+
+// nodeTelemetry is what the events tests read of GET
+// /v1/nodes/{node}/telemetry.
+type nodeTelemetry struct {
+	BMC struct {
+		State string `json:"state"`
+	} `json:"bmc"`
+	Readings *struct {
+		Health string `json:"health"`
+	} `json:"readings"`
+}
+
+func (e *eventEnv) telemetry(t testing.TB, node string) nodeTelemetry {
+	t.Helper()
+	var doc nodeTelemetry
+	if err := json.Unmarshal([]byte(e.c.must(t, http.StatusOK, "GET", "/v1/nodes/"+node+"/telemetry", "")), &doc); err != nil {
+		t.Fatal(err)
+	}
+	return doc
+}
+
+// metrics scrapes the agent's /metrics (text exposition).
+func (e *eventEnv) metrics(t testing.TB) string {
+	t.Helper()
+	resp, err := e.c.c.Get(e.c.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %d %v", resp.StatusCode, err)
+	}
+	return string(b)
+}
+
+// healthSeries is the bmc_health line of a node in a scrape ("" if none).
+func healthSeries(scrape, node string) string {
+	for _, l := range strings.Split(scrape, "\n") {
+		if strings.HasPrefix(l, "bmc_health{") && strings.Contains(l, `node_uuid="`+node+`"`) {
+			return l
+		}
+	}
+	return ""
+}
+
+// delivered is how many events the simulator has delivered to the agent's
+// subscription for node.
+func (e *eventEnv) delivered(node string) int64 { return e.ours()[node].Delivered }
+
+// The seam between events and telemetry, through the agent: with the power
+// sync and the telemetry cycle an hour away, a part failing on the
+// simulator sends a health event, and the event alone puts the node into
+// maintenance with fault "health failure" and shows the Critical rollup in
+// /metrics and in the node's telemetry; the part repaired, the next event
+// takes the node out of the maintenance the agent set.
+func TestEventsHealthReachesTelemetry(t *testing.T) {
+	sim := startEventSim(t, 1)
+	e := startEventAgent(t, sim, "evtel-agent", []string{"evtel-node"}, "--sync-interval", "1h", "--event-listen", "127.0.0.1:0",
+		"--event-resync", "1h", "--telemetry-interval", "1h")
+	node, system := str(e.c.node(t, "evtel-node"), "uuid"), sim.SystemIDs()[0]
+	e.waitSub(t, node, "created", func(_ simulator.Subscription, ok bool) bool { return ok })
+	// The collector's first cycle reads the node at start (a single node
+	// starts at once) and the next is an hour away: from here on only an
+	// event reads it.
+	first := waitFor(t, "the first telemetry read never came", func() nodeTelemetry { return e.telemetry(t, node) },
+		func(d nodeTelemetry) bool { return d.Readings != nil })
+	if first.BMC.State != "up" || first.Readings.Health != "OK" {
+		t.Fatalf("first read: %+v", first)
+	}
+	if l := healthSeries(e.metrics(t), node); !strings.HasSuffix(l, " 1") {
+		t.Fatalf("bmc_health before the failure: %q", l)
+	}
+
+	sent := e.delivered(node)
+	if err := sim.System(system).SetPartHealth("PSU1", simulator.HealthCritical); err != nil {
+		t.Fatal(err)
+	}
+	n := e.c.waitNode(t, node, "went into maintenance for the Critical health", func(n map[string]any) bool {
+		return n["maintenance"] == true
+	})
+	if str(n, "fault") != "health failure" || !strings.Contains(str(n, "maintenance_reason"), "Critical") {
+		t.Fatalf("node after the Critical event: fault %q, reason %q", str(n, "fault"), str(n, "maintenance_reason"))
+	}
+	if got := e.delivered(node); got <= sent {
+		t.Fatalf("the node went into maintenance with no event delivered (%d, was %d)", got, sent)
+	}
+	if d := e.telemetry(t, node); d.Readings == nil || d.Readings.Health != "Critical" || d.BMC.State != "up" {
+		t.Fatalf("telemetry after the Critical event: %+v", d)
+	}
+	if l := healthSeries(e.metrics(t), node); !strings.HasSuffix(l, " 3") {
+		t.Fatalf("bmc_health after the Critical event: %q", l)
+	}
+
+	sent = e.delivered(node)
+	if err := sim.System(system).SetPartHealth("PSU1", simulator.HealthOK); err != nil {
+		t.Fatal(err)
+	}
+	n = e.c.waitNode(t, node, "left the maintenance the Critical health set", func(n map[string]any) bool {
+		return n["maintenance"] == false
+	})
+	if str(n, "fault") != "" || str(n, "maintenance_reason") != "" {
+		t.Fatalf("node after the OK event: fault %q, reason %q", str(n, "fault"), str(n, "maintenance_reason"))
+	}
+	if got := e.delivered(node); got <= sent {
+		t.Fatalf("the node left maintenance with no event delivered (%d, was %d)", got, sent)
+	}
+	if d := e.telemetry(t, node); d.Readings == nil || d.Readings.Health != "OK" {
+		t.Fatalf("telemetry after the OK event: %+v", d)
+	}
+	if l := healthSeries(e.metrics(t), node); !strings.HasSuffix(l, " 1") {
+		t.Fatalf("bmc_health after the OK event: %q", l)
+	}
+}
