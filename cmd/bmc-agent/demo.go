@@ -5,13 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"os"
 
 	"github.com/bmc-agent/bmc-agent/drivers"
+	"github.com/bmc-agent/bmc-agent/powersync"
 	"github.com/bmc-agent/bmc-agent/simulator"
 	"github.com/bmc-agent/bmc-agent/store"
 	"github.com/bmc-agent/bmc-agent/taskmanager"
+	"github.com/bmc-agent/bmc-agent/telemetry"
 )
 
 // demoSystems is how many simulated machines --demo enrolls.
@@ -35,7 +38,9 @@ func startDemo(ctx context.Context, db store.Store, reg *drivers.Registry) (*dem
 	if err != nil {
 		return nil, fmt.Errorf("demo simulator: %w", err)
 	}
-	if err := sim.Start(ctx, "127.0.0.1:0"); err != nil {
+	// Not stopped with ctx: the agent still talks to it while it shuts
+	// down (close stops it).
+	if err := sim.Start(context.WithoutCancel(ctx), "127.0.0.1:0"); err != nil {
 		return nil, fmt.Errorf("demo simulator: %w", err)
 	}
 	d := &demo{sim: sim}
@@ -82,6 +87,21 @@ func enrollDemoNode(ctx context.Context, db store.Store, name string, info store
 	return nil
 }
 
+// firstReads reads the demo nodes' power state and telemetry now rather
+// than a sync interval (or a spread telemetry cycle) from now, so that the
+// first `node list`, `node telemetry` and /metrics show them.
+func (d *demo) firstReads(ctx context.Context, log *slog.Logger, sync *powersync.Loop, tel *telemetry.Collector) {
+	if _, err := sync.Cycle(ctx); err != nil {
+		log.Warn("demo: first power-state sync", "err", err)
+	}
+	if tel == nil {
+		return
+	}
+	if _, err := tel.Cycle(ctx, 0); err != nil {
+		log.Warn("demo: first telemetry read", "err", err)
+	}
+}
+
 // describe tells the newcomer what the demo did and what to try.
 func (d *demo) describe(out io.Writer, base string) {
 	fmt.Fprintf(out, "demo: Redfish simulator with %d systems at %s\n", demoSystems, d.sim.URL())
@@ -94,11 +114,15 @@ func (d *demo) describe(out io.Writer, base string) {
 	fmt.Fprintf(out, "  %s node list%s\n", exe, url)
 	fmt.Fprintf(out, "  %s node power on %s --wait%s\n", exe, d.nodes[0], url)
 	fmt.Fprintf(out, "  %s node deploy %s --boot-iso http://127.0.0.1:8080/os.iso --wait%s\n", exe, d.nodes[0], url)
+	fmt.Fprintf(out, "  %s node telemetry %s%s\n", exe, d.nodes[0], url)
 	fmt.Fprintf(out, "or with curl:\n")
 	fmt.Fprintf(out, "  curl -s -H 'X-OpenStack-Ironic-API-Version: latest' %s/v1/nodes\n", base)
 	fmt.Fprintf(out, "  curl -s -X PUT -H 'X-OpenStack-Ironic-API-Version: latest' -H 'Content-Type: application/json' \\\n")
 	fmt.Fprintf(out, "       -d '{\"target\": \"power on\"}' %s/v1/nodes/%s/states/power\n", base, d.nodes[0])
 	fmt.Fprintf(out, "  curl -s -H 'X-OpenStack-Ironic-API-Version: latest' '%s/v1/nodes/%s?fields=name,power_state,target_power_state'\n", base, d.nodes[0])
+	fmt.Fprintf(out, "  curl -s %s/metrics | grep ^bmc_\n", base)
+	fmt.Fprintf(out, "a power change made on the simulator shows at once (Redfish events):\n")
+	fmt.Fprintf(out, "  curl -s -X PATCH -d '{\"PowerState\": \"On\"}' %s/sim/systems/%s\n", d.sim.URL(), d.sim.SystemIDs()[len(d.nodes)-1])
 }
 
 // close stops the simulator.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +19,10 @@ import (
 func TestServeDemo(t *testing.T) {
 	dbfile := filepath.Join(t.TempDir(), "demo.db")
 	for round := 0; round < 2; round++ {
-		base, stop := startServe(t, "--listen", "127.0.0.1:0", "--database", dbfile, "--agent-id", "demo-agent", "--demo")
+		// The power sync an hour away: only an event can show the
+		// change made on the simulator below.
+		base, stop := startServe(t, "--listen", "127.0.0.1:0", "--database", dbfile, "--agent-id", "demo-agent", "--demo",
+			"--sync-interval", "1h")
 
 		var out strings.Builder
 		if err := run(context.Background(), []string{"node", "list", "--url", base}, &out, io.Discard); err != nil {
@@ -53,6 +57,8 @@ func TestServeDemo(t *testing.T) {
 			}
 		}
 
+		demoTelemetryAndEvents(t, base, round)
+
 		target := "on"
 		want := "power on"
 		if round == 1 {
@@ -73,6 +79,94 @@ func TestServeDemo(t *testing.T) {
 		if err := stop(); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// demoTelemetryAndEvents: the demo shows the telemetry and the events with
+// their defaults. Every node's telemetry is read before the agent answers
+// (a first read at start, not a spread cycle's minutes later), so
+// `node telemetry` and /metrics show it at once; the agent subscribes to
+// the demo simulator's events, and a power change made on the simulator
+// (demo-3: the test powers demo-1 through the API) reaches the node's
+// power_state with the power sync an hour away.
+func demoTelemetryAndEvents(t *testing.T, base string, round int) {
+	t.Helper()
+	out, err := cli(t, base, "telemetry", "demo-2")
+	if err != nil || !strings.Contains(out, "up") || !strings.Contains(out, "consumption") {
+		t.Fatalf("round %d: node telemetry demo-2: %v\n%s", round, err, out)
+	}
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	scrape, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, name := range []string{"demo-1", "demo-2", "demo-3"} {
+		if !strings.Contains(string(scrape), `bmc_up{node_name="`+name+`"`) ||
+			!strings.Contains(string(scrape), `bmc_power_consumption_watts{node_name="`+name+`"`) {
+			t.Fatalf("round %d: /metrics lacks %s's telemetry", round, name)
+		}
+	}
+
+	var n struct {
+		UUID       string         `json:"uuid"`
+		PowerState string         `json:"power_state"`
+		DriverInfo map[string]any `json:"driver_info"`
+	}
+	getJSON(t, base+"/v1/nodes/demo-3", &n)
+	sim, _ := n.DriverInfo["redfish_address"].(string)
+	system, _ := n.DriverInfo["redfish_system_id"].(string)
+	// The reconciler's first pass subscribes the demo nodes after start.
+	waitFor(t, "no event subscription for demo-3 on the demo simulator", func() []string {
+		var coll struct {
+			Members []struct {
+				ID string `json:"@odata.id"`
+			}
+		}
+		var dests []string
+		bmcGet(t, sim+"/redfish/v1/EventService/Subscriptions", &coll)
+		for _, m := range coll.Members {
+			var s struct{ Destination string }
+			bmcGet(t, sim+m.ID, &s)
+			dests = append(dests, s.Destination)
+		}
+		return dests
+	}, func(dests []string) bool {
+		return slices.ContainsFunc(dests, func(d string) bool { return strings.HasSuffix(d, "/events/"+n.UUID) })
+	})
+
+	to, want := "On", "power on"
+	if n.PowerState == "power on" {
+		to, want = "Off", "power off"
+	}
+	req, _ := http.NewRequest(http.MethodPatch, sim+"/sim/systems/"+system, strings.NewReader(`{"PowerState": "`+to+`"}`))
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("power %s on the simulator: %d", to, resp.StatusCode)
+	}
+	waitFor(t, "demo-3 never showed the power change made on the simulator", func() string {
+		getJSON(t, base+"/v1/nodes/demo-3", &n)
+		return n.PowerState
+	}, func(s string) bool { return s == want })
+}
+
+// bmcGet reads a Redfish resource of the demo simulator (its demo
+// credentials).
+func bmcGet(t *testing.T, url string, out any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.SetBasicAuth("admin", "password")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %v", url, resp.StatusCode, err)
 	}
 }
 

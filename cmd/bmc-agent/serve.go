@@ -178,6 +178,10 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 		return fmt.Errorf("open database: %w", err)
 	}
 	defer db.Close()
+	// --demo's simulator stops last: the agent unsubscribes from its events
+	// and its drivers log out of it first.
+	var dm *demo
+	defer func() { dm.close() }()
 
 	reg, err := drivers.NewRegistry(fake.New(), fake.NewHardware(),
 		redfish.New(redfish.Options{Logger: log, MaxRequestsPerBMC: c.redfishMaxRequests, PowerTimeout: c.powerTimeout}),
@@ -246,16 +250,13 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 		}
 		telAPI = tel
 	}
-	var dm *demo
 	if c.demo {
 		if dm, err = startDemo(ctx, db, reg); err != nil {
 			return err
 		}
-		defer dm.close()
-		// Read the demo nodes' power state now rather than a sync
-		// interval from now, so that the first `node list` shows it.
-		if _, err := syncLoop.Cycle(ctx); err != nil {
-			log.Warn("demo: first power-state sync", "err", err)
+		dm.firstReads(ctx, log, syncLoop, tel)
+		if c.events.listen == "" {
+			c.events.listen = "127.0.0.1:0" // the demo's simulator posts its events on loopback
 		}
 	}
 
