@@ -17,7 +17,9 @@
 // failed deliveries is deleted and replaced; a missing one (a BMC reset or a
 // firmware update lost it) is created again at the next pass. When a node
 // leaves the agent's ownership or is deleted, or the agent shuts down, its
-// subscriptions are deleted.
+// subscriptions are deleted. [Reconciler.Nodes] does a pass's work for a
+// few nodes now (nodes the agent has just come to own) rather than at the
+// next pass.
 //
 // A pass costs each BMC one GET in the steady state: the subscription the
 // last pass kept or made, read by its URI. Only on the first pass after a

@@ -79,6 +79,7 @@ type Reconciler struct {
 	log     *slog.Logger
 
 	passMu sync.Mutex // one pass (or Close) at a time
+	closed bool       // Close has run: passes do nothing; under passMu
 	mu     sync.Mutex
 	known  map[string]entry // node UUID -> last seen, for nodes subscribed
 }
@@ -144,6 +145,9 @@ func (r *Reconciler) Run(ctx context.Context) {
 func (r *Reconciler) Pass(ctx context.Context) (Result, error) {
 	r.passMu.Lock()
 	defer r.passMu.Unlock()
+	if r.closed {
+		return Result{}, nil
+	}
 	ids, err := r.owned.Owned(ctx)
 	if err != nil {
 		return Result{}, fmt.Errorf("owned nodes: %w", err)
@@ -163,6 +167,39 @@ func (r *Reconciler) Pass(ctx context.Context) (Result, error) {
 	r.mu.Unlock()
 
 	var mu sync.Mutex
+	r.ensureAll(ctx, ids, &mu, &res)
+	r.each(ctx, stale, func(ctx context.Context, id string) {
+		err := r.remove(ctx, id)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			res.Failed++
+			r.log.Warn("cannot delete the event subscription of a node this agent no longer owns", "node", id, "err", err)
+			return
+		}
+		res.Removed++
+	})
+	return res, ctx.Err()
+}
+
+// Nodes makes the subscriptions of the given owned nodes right now, as a
+// pass does, and removes none: how a node just created, taken out of
+// enroll or taken over from another agent gets its subscription before the
+// next pass. It waits for a running pass to end.
+func (r *Reconciler) Nodes(ctx context.Context, ids []string) Result {
+	r.passMu.Lock()
+	defer r.passMu.Unlock()
+	if r.closed {
+		return Result{}
+	}
+	res := Result{Owned: len(ids)}
+	r.ensureAll(ctx, ids, new(sync.Mutex), &res)
+	return res
+}
+
+// ensureAll makes the subscription of every id right, Workers at a time,
+// and counts the outcomes in res under mu.
+func (r *Reconciler) ensureAll(ctx context.Context, ids []string, mu *sync.Mutex, res *Result) {
 	r.each(ctx, ids, func(ctx context.Context, id string) {
 		o := r.ensure(ctx, id)
 		mu.Lock()
@@ -180,25 +217,14 @@ func (r *Reconciler) Pass(ctx context.Context) (Result, error) {
 			res.Failed++
 		}
 	})
-	r.each(ctx, stale, func(ctx context.Context, id string) {
-		err := r.remove(ctx, id)
-		mu.Lock()
-		defer mu.Unlock()
-		if err != nil {
-			res.Failed++
-			r.log.Warn("cannot delete the event subscription of a node this agent no longer owns", "node", id, "err", err)
-			return
-		}
-		res.Removed++
-	})
-	return res, ctx.Err()
 }
 
 // Close deletes the agent's subscriptions of every node it subscribed
-// (at shutdown). The reconciler is not to be run afterwards.
+// (at shutdown). Passes (Pass, Nodes) do nothing afterwards.
 func (r *Reconciler) Close(ctx context.Context) error {
 	r.passMu.Lock()
 	defer r.passMu.Unlock()
+	r.closed = true
 	r.mu.Lock()
 	ids := make([]string, 0, len(r.known))
 	for id := range r.known {

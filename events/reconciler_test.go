@@ -178,3 +178,34 @@ func TestReconciler(t *testing.T) {
 		t.Fatalf("after Close: %v", got)
 	}
 }
+
+// Nodes subscribes the nodes it is given now, as a pass would, and leaves
+// the others (not owned as far as it knows) alone; after Close neither it
+// nor a pass makes a subscription again (a new-node check that runs during
+// shutdown must not undo the deletion).
+func TestReconcilerNodes(t *testing.T) {
+	e := newRecEnv(t, 3)
+	ctx := context.Background()
+	o := &owned{}
+	o.set(e.nodes[0])
+	r := e.reconciler(t, NewKey([]byte("0123456789abcdef0123456789abcdef")), o)
+	pass(t, r, Result{Owned: 1, Created: 1})
+
+	if got := r.Nodes(ctx, []string{e.nodes[1]}); got != (Result{Owned: 1, Created: 1}) {
+		t.Fatalf("Nodes: %+v", got)
+	}
+	if got := e.contexts(); len(got) != 2 || r.Known() != 2 {
+		t.Fatalf("after Nodes: %v (%d known)", got, r.Known())
+	}
+
+	if err := r.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Nodes(ctx, []string{e.nodes[2]}); got != (Result{}) {
+		t.Fatalf("Nodes after Close: %+v", got)
+	}
+	pass(t, r, Result{})
+	if got := e.contexts(); len(got) != 0 {
+		t.Fatalf("subscriptions after Close: %v", got)
+	}
+}

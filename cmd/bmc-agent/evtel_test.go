@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -121,5 +122,49 @@ func TestEventsHealthReachesTelemetry(t *testing.T) {
 	}
 	if l := healthSeries(e.metrics(t), node); !strings.HasSuffix(l, " 1") {
 		t.Fatalf("bmc_health after the OK event: %q", l)
+	}
+}
+
+// A node the agent comes to own after start gets its event subscription
+// and its first telemetry read at the next new-node check, not an
+// --event-resync and a --telemetry-interval (both an hour here) later: one
+// created available, and one taken out of enroll (which has neither while
+// in enroll).
+func TestNewNodeSubscribedAndRead(t *testing.T) {
+	sim := startEventSim(t, 3)
+	e := startEventAgent(t, sim, "new-agent", []string{"old-node"}, "--sync-interval", "1h", "--event-listen", "127.0.0.1:0",
+		"--event-resync", "1h", "--telemetry-interval", "1h", "--new-node-interval", "20ms")
+	old := str(e.c.node(t, "old-node"), "uuid")
+	// The reconciler's first pass and the collector's first cycle have
+	// listed the nodes: nothing but the new-node check looks again for an
+	// hour.
+	e.waitSub(t, old, "created", func(_ simulator.Subscription, ok bool) bool { return ok })
+	waitFor(t, "old-node never read", func() nodeTelemetry { return e.telemetry(t, old) }, func(d nodeTelemetry) bool { return d.Readings != nil })
+
+	// Created in enroll (the API's latest version), then one available.
+	status, out, err := e.c.do("POST", "/v1/nodes", fmt.Sprintf(`{"name": "enroll-node", "driver": "redfish", "driver_info": {"redfish_address": %q,
+		"redfish_system_id": %q, "redfish_username": "admin", "redfish_password": %q}}`, sim.URL(), sim.SystemPath(sim.SystemIDs()[1]), bmcPassword))
+	if err != nil || status != http.StatusCreated {
+		t.Fatalf("create node: %d %s %v", status, out, err)
+	}
+	enrolled := str(e.c.node(t, "enroll-node"), "uuid")
+	fresh, _ := e.enroll(t, "new-node", 2)
+
+	e.waitSub(t, fresh, "created for a new node", func(_ simulator.Subscription, ok bool) bool { return ok })
+	waitFor(t, "new-node never read", func() nodeTelemetry { return e.telemetry(t, fresh) }, func(d nodeTelemetry) bool { return d.Readings != nil })
+	// The check that found new-node saw enroll-node too, and left it.
+	if _, ok := e.ours()[enrolled]; ok {
+		t.Fatal("a node in enroll was subscribed")
+	}
+	if d := e.telemetry(t, enrolled); d.Readings != nil || d.BMC.State != "unknown" {
+		t.Fatalf("a node in enroll was read: %+v", d)
+	}
+
+	e.c.must(t, http.StatusAccepted, "PUT", "/v1/nodes/enroll-node/states/provision", `{"target": "manage"}`)
+	e.waitSub(t, enrolled, "created for a node taken out of enroll", func(_ simulator.Subscription, ok bool) bool { return ok })
+	waitFor(t, "enroll-node never read once manageable", func() nodeTelemetry { return e.telemetry(t, enrolled) },
+		func(d nodeTelemetry) bool { return d.Readings != nil })
+	if len(e.ours()) != 3 {
+		t.Fatalf("subscriptions: %+v", sim.Subscriptions())
 	}
 }

@@ -75,7 +75,8 @@ type serveConfig struct {
 	redfishMaxRequests int
 	powerTimeout       time.Duration
 
-	events eventFlags // Redfish events (events.go)
+	events          eventFlags    // Redfish events (events.go)
+	newNodeInterval time.Duration // newnodes.go
 }
 
 func newServeCmd() *cobra.Command {
@@ -138,6 +139,7 @@ func newServeCmd() *cobra.Command {
 	f.StringVar(&c.events.url, "event-url", "", "the base URL the BMCs post events to (default http://<the --event-listen address>)")
 	f.StringVar(&c.events.keyFile, "event-key-file", "", "file of the key the per-node event secrets derive from, created on first start (default bmc-agent-events.key next to the embedded database, or in the working directory)")
 	f.DurationVar(&c.events.interval, "event-resync", events.DefaultInterval, "how often the agent checks each owned Redfish BMC's event subscription and re-creates a missing one")
+	f.DurationVar(&c.newNodeInterval, "new-node-interval", defaultNewNodeInterval, "how often the agent looks (in the database) for nodes it has just come to own, to subscribe to their events and read their telemetry at once rather than at the next passes; 0: leave them to those")
 	f.BoolVar(&c.demo, "demo", false, "first run: also start a Redfish simulator on a free loopback port and enroll its systems as nodes")
 	return cmd
 }
@@ -329,6 +331,8 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 		}
 	}()
 
+	newNodesDone := startNewNodes(syncCtx, c, log, syncLoop, ev, tel)
+
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	var stopErr error
@@ -341,6 +345,7 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 		<-memberDone
 		<-syncDone
 		<-telDone
+		newNodesDone()
 		return err
 	case <-ctx.Done():
 	case stopErr = <-memberErr:
@@ -360,6 +365,7 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 	stopSync() // a read in flight is cancelled; a lock it holds is released
 	<-syncDone
 	<-telDone
+	newNodesDone()
 	if err := tm.Shutdown(sctx); err != nil {
 		log.Warn("background work", "err", err)
 	}
