@@ -38,8 +38,10 @@ func skipReason(n *store.Node, holder string) string {
 	return ""
 }
 
-// syncNode syncs one node and counts the outcome in r.
-func (l *Loop) syncNode(ctx context.Context, id string, r *Result) {
+// syncNode syncs one node and counts the outcome in r. A failed read
+// counts toward MaxFailures only when counts says so (a cycle's, not an
+// event's: see Refresh).
+func (l *Loop) syncNode(ctx context.Context, id string, r *Result, counts bool) {
 	t, err := l.tasks.Acquire(ctx, id, taskmanager.Shared(), taskmanager.Purpose(Purpose))
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) || ctx.Err() != nil {
@@ -72,6 +74,10 @@ func (l *Loop) syncNode(ctx context.Context, id string, r *Result) {
 		t.Log().Debug("BMC of a node in maintenance for a power failure still does not answer", "err", err)
 		r.failed(drivers.ErrorKind(err))
 		return
+	case err != nil && !counts:
+		t.Log().Info("cannot read the power state now; the cycles decide", "err", err)
+		r.failed(drivers.ErrorKind(err))
+		return
 	case err != nil:
 		if l.belowMax(t, l.fail(id), err, r) {
 			return
@@ -98,7 +104,7 @@ func (l *Loop) syncNode(ctx context.Context, id string, r *Result) {
 		return
 	}
 	switch {
-	case err != nil && recovering:
+	case err != nil && (recovering || !counts):
 		r.failed(drivers.ErrorKind(err))
 	case err != nil:
 		count := l.Failures(id)

@@ -263,7 +263,7 @@ func (l *Loop) cycle(ctx context.Context, r *Result) error {
 	r.Agents, r.Owned = agents, len(owned)
 	l.forget(owned)
 
-	for _, part := range sweep.Run(ctx, owned, l.cfg.Workers, 0, func(id string, part *Result) { l.syncNode(ctx, id, part) }) {
+	for _, part := range sweep.Run(ctx, owned, l.cfg.Workers, 0, func(id string, part *Result) { l.syncNode(ctx, id, part, true) }) {
 		r.add(part)
 	}
 	return ctx.Err()

@@ -588,3 +588,40 @@ func TestCycleRefusesConcurrentCycle(t *testing.T) {
 		t.Fatalf("a cancelled read counted as a failure")
 	}
 }
+
+// A read an event asks for (Refresh) that fails does not count toward
+// MaxFailures: however many events a silent BMC sends, the node goes into
+// maintenance after MaxFailures failed cycles, as without events. A good
+// Refresh records the state like a cycle.
+func TestRefreshFailuresDoNotCount(t *testing.T) {
+	e := newEnv(t)
+	ids := e.nodes(t, 2, drivers.PowerOff)
+	bad := ids[0]
+	e.fake.Inject(bad, fake.Fault{Err: fmt.Errorf("connection refused: %w", drivers.ErrBMCUnreachable)})
+	l := e.loop(t, powersync.Config{MaxFailures: 2}, nil)
+	for range 5 {
+		if err := l.Refresh(context.Background(), bad); !errors.Is(err, powersync.ErrRefreshFailed) {
+			t.Fatalf("refresh of a silent BMC: %v", err)
+		}
+	}
+	if n := e.node(t, bad); n.Maintenance || l.Failures(bad) != 0 {
+		t.Fatalf("after 5 failed refreshes: maintenance %v, failures %d", n.Maintenance, l.Failures(bad))
+	}
+	if r := cycle(t, l); r.Failed != 1 || r.Maintenance != 0 || l.Failures(bad) != 1 {
+		t.Fatalf("first cycle: %+v, failures %d", r, l.Failures(bad))
+	}
+	if err := l.Refresh(context.Background(), bad); !errors.Is(err, powersync.ErrRefreshFailed) || l.Failures(bad) != 1 {
+		t.Fatalf("refresh between cycles: %v, failures %d", err, l.Failures(bad))
+	}
+	if r := cycle(t, l); r.Maintenance != 1 || e.node(t, bad).Fault != powersync.FaultPowerFailure {
+		t.Fatalf("second cycle: %+v", r)
+	}
+
+	e.fake.SetPower(ids[1], drivers.PowerOn)
+	if err := l.Refresh(context.Background(), ids[1]); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.node(t, ids[1]).PowerState; got != string(drivers.PowerOn) {
+		t.Fatalf("refresh recorded %q", got)
+	}
+}

@@ -18,13 +18,23 @@ var ErrRefreshFailed = errors.New("power state refresh failed")
 // state is read under a shared task and a change is recorded under the
 // exclusive lock (or, with ForcePowerState, undone). A node the cycle
 // would skip (locked, in maintenance, being enrolled) is skipped without
-// error. A failed read counts toward MaxFailures like a cycle's.
+// error.
 //
 // It is what a push event (package events) calls: the BMC said something
 // changed, so the agent reads it rather than wait for the next cycle.
+//
+// A failed read returns ErrRefreshFailed and does not count toward
+// MaxFailures: the count is of consecutive failed cycles, as Ironic's
+// [conductor]power_state_sync_max_retries (ironic/conf/conductor.py)
+// counts the failures of do_sync_power_state, which only the periodic
+// _sync_power_states calls (ironic/conductor/manager.py), so that a node goes
+// into maintenance after MaxFailures intervals of silence, however many
+// events its BMC sends meanwhile. A BMC that posts a burst of events while
+// it resets (and answers nothing) would otherwise reach maintenance in
+// seconds. A good read still ends a run of failures: the BMC answered.
 func (l *Loop) Refresh(ctx context.Context, nodeID string) error {
 	var r Result
-	l.syncNode(ctx, nodeID, &r)
+	l.syncNode(ctx, nodeID, &r, false)
 	if r.Failed > 0 {
 		return fmt.Errorf("%w: node %s: %v", ErrRefreshFailed, nodeID, r.Errors)
 	}

@@ -168,3 +168,46 @@ func TestNewNodeSubscribedAndRead(t *testing.T) {
 		t.Fatalf("subscriptions: %+v", sim.Subscriptions())
 	}
 }
+
+// With the telemetry collector off, a health event still reaches the
+// listener and costs one power-state read, nothing more: no fault, no
+// maintenance, no read repeated (the listener keeps taking events: a power
+// change after it shows at once).
+func TestHealthEventWithoutTelemetry(t *testing.T) {
+	sim := startEventSim(t, 1)
+	e := startEventAgent(t, sim, "notel-agent", []string{"notel-node"}, "--sync-interval", "1h", "--event-listen", "127.0.0.1:0",
+		"--event-resync", "1h") // --telemetry-interval 0: startEventAgent's
+	node, system := str(e.c.node(t, "notel-node"), "uuid"), sim.SystemIDs()[0]
+	e.waitSub(t, node, "created", func(_ simulator.Subscription, ok bool) bool { return ok })
+
+	sent := e.delivered(node)
+	if err := sim.System(system).SetPartHealth("PSU1", simulator.HealthCritical); err != nil {
+		t.Fatal(err)
+	}
+	// The agent answered the event (a delivery counts once it did).
+	waitFor(t, "the health event was never delivered", func() int64 { return e.delivered(node) }, func(n int64) bool { return n > sent })
+	setPower(t, sim, system, true)
+	e.waitPower(t, node, "power on")
+
+	// Two more changes cost the same: nothing else reads the BMC. (A
+	// change before them lets a read the health event queued end first.)
+	setPower(t, sim, system, false)
+	e.waitPower(t, node, "power off")
+	var cost [2]int64
+	for i, on := range []bool{true, false} {
+		before := sim.Requests()
+		setPower(t, sim, system, on)
+		e.waitPower(t, node, map[bool]string{true: "power on", false: "power off"}[on])
+		cost[i] = sim.Requests() - before
+	}
+	if cost[0] != cost[1] || cost[0] == 0 {
+		t.Fatalf("two power events cost %v requests: something else reads the BMC", cost)
+	}
+	n := e.c.node(t, node)
+	if n["maintenance"] != false || str(n, "fault") != "" || str(n, "last_error") != "" {
+		t.Fatalf("after a health event without telemetry: maintenance %v, fault %q, last_error %q", n["maintenance"], str(n, "fault"), str(n, "last_error"))
+	}
+	if d := e.telemetry(t, node); d.Readings != nil {
+		t.Fatalf("telemetry without a collector: %+v", d)
+	}
+}
