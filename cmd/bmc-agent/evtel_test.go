@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -209,5 +212,38 @@ func TestHealthEventWithoutTelemetry(t *testing.T) {
 	}
 	if d := e.telemetry(t, node); d.Readings != nil {
 		t.Fatalf("telemetry without a collector: %+v", d)
+	}
+}
+
+// The new-node check hands on only nodes that appeared since the last
+// check, none on the first (the first pass and cycle cover those), and at
+// most maxNewNodes at once: a bulk import is left to the regular passes.
+func TestNewNodesCheck(t *testing.T) {
+	var owned []string
+	var handed [][]string
+	w := &newNodes{owned: func(context.Context) ([]string, error) { return owned, nil }, log: slog.New(slog.DiscardHandler),
+		handle: []func(context.Context, []string){func(_ context.Context, ids []string) { handed = append(handed, ids) }}}
+	ctx := context.Background()
+	owned = []string{"a", "b"}
+	seen := w.check(ctx, nil)
+	owned = []string{"a", "b", "c"}
+	seen = w.check(ctx, seen)
+	if len(handed) != 1 || !slices.Equal(handed[0], []string{"c"}) {
+		t.Fatalf("handed %v, want only c", handed)
+	}
+	for i := range maxNewNodes + 8 {
+		owned = append(owned, fmt.Sprint("bulk-", i))
+	}
+	owned = slices.DeleteFunc(owned, func(id string) bool { return id == "a" })
+	seen = w.check(ctx, seen)
+	if len(handed) != 2 || len(handed[1]) != maxNewNodes || handed[1][0] != "bulk-0" {
+		t.Fatalf("a bulk import handed %d nodes, want %d", len(handed[1]), maxNewNodes)
+	}
+	// Nothing new (a node gone is not new): nothing handed; one back is.
+	seen = w.check(ctx, seen)
+	owned = append(owned, "a")
+	w.check(ctx, seen)
+	if len(handed) != 3 || !slices.Equal(handed[2], []string{"a"}) {
+		t.Fatalf("handed %v", handed[2:])
 	}
 }

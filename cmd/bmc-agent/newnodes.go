@@ -41,45 +41,50 @@ type newNodes struct {
 // the nodes owned at start: the reconciler's first pass and the collector's
 // first cycle, which start with the agent, take care of them.
 func (w *newNodes) run(ctx context.Context) {
+	tick := time.NewTicker(w.interval)
+	defer tick.Stop()
 	var seen map[string]bool
-	t := time.NewTimer(0)
-	defer t.Stop()
 	for {
+		seen = w.check(ctx, seen)
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-tick.C:
 		}
-		ids, err := w.owned(ctx)
-		if err != nil {
-			if ctx.Err() == nil {
-				w.log.Warn("cannot list the owned nodes to find new ones", "err", err)
-			}
-			t.Reset(w.interval)
-			continue
-		}
-		now := make(map[string]bool, len(ids))
-		var fresh []string
-		for _, id := range ids {
-			now[id] = true
-			if seen != nil && !seen[id] {
-				fresh = append(fresh, id)
-			}
-		}
-		seen = now
-		if len(fresh) > maxNewNodes {
-			w.log.Info("many new nodes at once: the first are read now, the others at the regular passes",
-				"new", len(fresh), "now", maxNewNodes)
-			fresh = fresh[:maxNewNodes]
-		}
-		if len(fresh) > 0 {
-			w.log.Debug("new nodes: subscribing and reading them now", "nodes", len(fresh))
-			for _, h := range w.handle {
-				h(ctx, fresh)
-			}
-		}
-		t.Reset(w.interval)
 	}
+}
+
+// check lists the owned nodes, hands on those not in seen (none when seen
+// is nil: the first check) and returns the nodes owned now, or seen again
+// when they cannot be listed.
+func (w *newNodes) check(ctx context.Context, seen map[string]bool) map[string]bool {
+	ids, err := w.owned(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			w.log.Warn("cannot list the owned nodes to find new ones", "err", err)
+		}
+		return seen
+	}
+	now := make(map[string]bool, len(ids))
+	var fresh []string
+	for _, id := range ids {
+		now[id] = true
+		if seen != nil && !seen[id] {
+			fresh = append(fresh, id)
+		}
+	}
+	if len(fresh) > maxNewNodes {
+		w.log.Info("many new nodes at once: the first are read now, the others at the regular passes",
+			"new", len(fresh), "now", maxNewNodes)
+		fresh = fresh[:maxNewNodes]
+	}
+	if len(fresh) > 0 {
+		w.log.Debug("new nodes: subscribing and reading them now", "nodes", len(fresh))
+		for _, h := range w.handle {
+			h(ctx, fresh)
+		}
+	}
+	return now
 }
 
 // startNewNodes runs the new-node check until ctx ends, when events or
