@@ -54,7 +54,8 @@ const listingMemoryBoundMB = 256
 // above idle against listingMemoryBoundMB, and the peak against the
 // report's 4 GB.
 func BenchmarkDetailListingMemory(b *testing.B) {
-	a := startAgent(b, "--database", filepath.Join(b.TempDir(), "agent.db"), "--agent-id", "mem-agent", "--sync-interval", "0")
+	// No periodic listing of the (large) nodes beside the clients' listings.
+	a := startAgent(b, "--database", filepath.Join(b.TempDir(), "agent.db"), "--agent-id", "mem-agent", "--sync-interval", "0", "--new-node-interval", "0")
 	c := newAPIClient(b, a.URL)
 	pid := a.cmd.Process.Pid
 	if status, out, err := c.do("POST", "/v1/nodes", `{"driver": "fake", "extra": `+filled("blob", 1<<20-1024)+`}`); err != nil || status != http.StatusBadRequest {

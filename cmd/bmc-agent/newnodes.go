@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/bmc-agent/bmc-agent/internal/sweep"
@@ -14,8 +15,9 @@ import (
 const (
 	// defaultNewNodeInterval: a check is one listing of the owned nodes
 	// from the database (the power sync makes one a minute), no BMC
-	// request.
-	defaultNewNodeInterval = 15 * time.Second
+	// request: twice the sync's listings, for a new node served within
+	// half a minute.
+	defaultNewNodeInterval = 30 * time.Second
 	// maxNewNodes bounds the nodes one check hands on: a bulk import or a
 	// third of a fleet taken over from a dead agent is left to the regular
 	// passes, which spread their BMC requests, rather than read at once.
@@ -80,9 +82,12 @@ func (w *newNodes) check(ctx context.Context, seen map[string]bool) map[string]b
 	}
 	if len(fresh) > 0 {
 		w.log.Debug("new nodes: subscribing and reading them now", "nodes", len(fresh))
+		// At once: the reconciler's waits for a running pass to end.
+		var wg sync.WaitGroup
 		for _, h := range w.handle {
-			h(ctx, fresh)
+			wg.Go(func() { h(ctx, fresh) })
 		}
+		wg.Wait()
 	}
 	return now
 }
@@ -90,8 +95,8 @@ func (w *newNodes) check(ctx context.Context, seen map[string]bool) map[string]b
 // startNewNodes runs the new-node check until ctx ends, when events or
 // telemetry are on and --new-node-interval is not 0, and returns a function
 // that waits for it to stop.
-func startNewNodes(ctx context.Context, c serveConfig, log *slog.Logger, sync *powersync.Loop, ev *eventRuntime, tel *telemetry.Collector) (wait func()) {
-	w := &newNodes{interval: c.newNodeInterval, owned: sync.Owned, log: log.With("component", "new nodes")}
+func startNewNodes(ctx context.Context, c serveConfig, log *slog.Logger, loop *powersync.Loop, ev *eventRuntime, tel *telemetry.Collector) (wait func()) {
+	w := &newNodes{interval: c.newNodeInterval, owned: loop.Owned, log: log.With("component", "new nodes")}
 	if ev != nil {
 		// After shutdown's Close this does nothing: no subscription is
 		// made again once the agent has deleted its own.
