@@ -1,6 +1,7 @@
 package ipmi_test
 
 import (
+	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
@@ -348,5 +349,23 @@ func TestTelemetrySDRCache(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Errorf("cache directory after Close: %v, want gone", err)
+	}
+}
+
+// A reading ipmitool prints as inf or nan (a non-linear sensor's raw value
+// outside its formula's domain) is no reading: absent, as JSON and the API
+// document have no number for it.
+func TestParseTelemetryNonFinite(t *testing.T) {
+	out := `Inlet Temp       | 01h | ok  |  7.1 | inf degrees C
+Fan 1            | 02h | ok  | 29.1 | -inf RPM
+12V              | 03h | ok  |  7.1 | nan Volts
+Exhaust Temp     | 04h | ok  |  7.1 | 41 degrees C
+`
+	got := ipmi.ParseTelemetry(out)
+	if len(got.Sensors) != 1 || got.Sensors[0].Name != "Exhaust Temp" {
+		t.Fatalf("sensors %+v, want only Exhaust Temp", got.Sensors)
+	}
+	if _, err := json.Marshal(got); err != nil {
+		t.Fatalf("the read does not encode: %v", err)
 	}
 }
