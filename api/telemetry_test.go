@@ -25,6 +25,22 @@ func TestNodeTelemetry(t *testing.T) {
 		t.Fatal(err)
 	}
 	want4xx(t, "GET", e.URL+"/v1/nodes/no-such-node/telemetry", "1.89", "", http.StatusNotFound, "could not be found")
+	// Bad input is the client's mistake, never a 5xx.
+	for _, c := range []struct{ method, path, version string }{
+		{"GET", "/v1/nodes/%ff%00/telemetry", "1.89"},
+		{"GET", "/v1/nodes/" + strings.Repeat("x", 5000) + "/telemetry", "1.89"},
+		{"GET", "/v1/nodes/tel-1/telemetry?fields=x", "1.89"},
+		{"GET", "/v1/nodes/tel-1/telemetry", "1.999"},
+		{"GET", "/v1/nodes/tel-1/telemetry", "one.two"},
+		{"GET", "/v1/nodes/tel-1/telemetry", "1.-1"},
+		{"POST", "/v1/nodes/tel-1/telemetry", "1.89"},
+		{"DELETE", "/v1/nodes/tel-1/telemetry", ""},
+	} {
+		resp, b := call(t, c.method, e.URL+c.path, c.version, "")
+		if resp.StatusCode < 400 || resp.StatusCode >= 500 {
+			t.Errorf("%s %.60s at %q: %d %s, want a 4xx", c.method, c.path, c.version, resp.StatusCode, b)
+		}
+	}
 
 	doc := getJSON(t, e.URL+"/v1/nodes/tel-1/telemetry", "")
 	if doc["readings"] != nil || !strings.Contains(doc["message"].(string), "No telemetry read") ||
