@@ -2,12 +2,16 @@ package api_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/bmc-agent/bmc-agent/drivers"
 	"github.com/bmc-agent/bmc-agent/drivers/fake"
+	"github.com/bmc-agent/bmc-agent/drivers/redfish"
+	"github.com/bmc-agent/bmc-agent/metrics"
+	"github.com/bmc-agent/bmc-agent/simulator"
 	"github.com/bmc-agent/bmc-agent/store"
 	"github.com/bmc-agent/bmc-agent/taskmanager"
 	"github.com/bmc-agent/bmc-agent/telemetry"
@@ -85,5 +89,57 @@ func TestNodeTelemetryDisabled(t *testing.T) {
 	doc := getJSON(t, e.URL+"/v1/nodes/tel-2/telemetry", "1.89")
 	if !strings.Contains(doc["message"].(string), "collects no telemetry") {
 		t.Fatalf("%v", doc)
+	}
+}
+
+// The BMC password is nowhere in what telemetry shows: not in the node's
+// telemetry document or the /metrics series of a node read well, nor of
+// one whose BMC refuses the password (its error is shown), nor in the
+// agent's log. The Redfish driver against the simulator.
+func TestNodeTelemetryNoPassword(t *testing.T) {
+	sim, err := simulator.New(simulator.Config{Systems: 2, Username: "admin", Password: bmcPassword})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.Start(context.Background(), "127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	e := newEnv(t, envOptions{telemetry: true, drivers: []drivers.Driver{redfish.New(redfish.Options{})}})
+	ctx := context.Background()
+	const wrong = "wrong-pw-9d1c"
+	var ids []string
+	for i, pw := range []string{bmcPassword, wrong} {
+		id := sim.SystemIDs()[i]
+		n := &store.Node{Name: fmt.Sprintf("rf-tel-%d", i), Driver: redfish.Name, ProvisionState: taskmanager.StateAvailable, DriverInfo: store.JSON{
+			redfish.InfoAddress: sim.Endpoint(id), redfish.InfoSystemID: id, redfish.InfoUsername: "admin", redfish.InfoPassword: pw}}
+		if err := e.db.CreateNode(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, n.UUID)
+	}
+	res, err := e.telemetry.Cycle(ctx, 0)
+	if err != nil || res.Read != 1 || res.Failed != 1 {
+		t.Fatalf("cycle: %+v %v, want one read and one refused", res, err)
+	}
+	var shown strings.Builder
+	for _, id := range ids {
+		resp, b := call(t, "GET", e.URL+"/v1/nodes/"+id+"/telemetry", "1.89", "")
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET telemetry: %d %s", resp.StatusCode, b)
+		}
+		shown.Write(b)
+	}
+	if !strings.Contains(shown.String(), `"error_kind":"auth"`) || !strings.Contains(shown.String(), `"state":"up"`) {
+		t.Fatalf("telemetry documents: %s", shown.String())
+	}
+	if err := metrics.NewTelemetry(e.telemetry.Cache()).WriteText(&shown); err != nil {
+		t.Fatal(err)
+	}
+	shown.WriteString(e.logs.String())
+	for _, pw := range []string{bmcPassword, wrong} {
+		if strings.Contains(shown.String(), pw) {
+			t.Fatalf("a BMC password (%s) is shown:\n%s", pw, shown.String())
+		}
 	}
 }
