@@ -11,7 +11,6 @@ import (
 	"github.com/bmc-agent/bmc-agent/drivers/fake"
 	"github.com/bmc-agent/bmc-agent/drivers/redfish"
 	"github.com/bmc-agent/bmc-agent/metrics"
-	"github.com/bmc-agent/bmc-agent/simulator"
 	"github.com/bmc-agent/bmc-agent/store"
 	"github.com/bmc-agent/bmc-agent/taskmanager"
 	"github.com/bmc-agent/bmc-agent/telemetry"
@@ -97,14 +96,7 @@ func TestNodeTelemetryDisabled(t *testing.T) {
 // one whose BMC refuses the password (its error is shown), nor in the
 // agent's log. The Redfish driver against the simulator.
 func TestNodeTelemetryNoPassword(t *testing.T) {
-	sim, err := simulator.New(simulator.Config{Systems: 2, Username: "admin", Password: bmcPassword})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.Start(context.Background(), "127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sim.Close() })
+	sim := startBMCSim(t, 2)
 	e := newEnv(t, envOptions{telemetry: true, drivers: []drivers.Driver{redfish.New(redfish.Options{})}})
 	ctx := context.Background()
 	const wrong = "wrong-pw-9d1c"
