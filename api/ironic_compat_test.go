@@ -18,7 +18,6 @@ import (
 	"github.com/bmc-agent/bmc-agent/drivers/fake"
 	"github.com/bmc-agent/bmc-agent/drivers/ipmi"
 	"github.com/bmc-agent/bmc-agent/drivers/redfish"
-	"github.com/bmc-agent/bmc-agent/simulator"
 	"github.com/bmc-agent/bmc-agent/store"
 )
 
@@ -329,14 +328,7 @@ func TestIronicNodeFirmware(t *testing.T) {
 // the BIOS and BMC of the BMC's UpdateService inventory, read through the
 // redfish driver from the simulator.
 func TestIronicNodeFirmwareRedfish(t *testing.T) {
-	sim, err := simulator.New(simulator.Config{Systems: 2, Username: "admin", Password: bmcPassword})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.Start(context.Background(), "127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sim.Close() })
+	sim := startBMCSim(t, 2)
 	e := newEnv(t, envOptions{drivers: []drivers.Driver{redfish.New(redfish.Options{})}})
 	sysID := sim.SystemIDs()[1]
 	id := createNode(t, e, `{"driver": "redfish", "driver_info": {"redfish_address": "`+sim.URL()+`", "redfish_system_id": "/redfish/v1/Systems/`+sysID+`", "redfish_username": "admin", "redfish_password": "`+bmcPassword+`"}}`)

@@ -135,6 +135,21 @@ func TestGophercloudRedfish(t *testing.T) {
 
 const bmcPassword = "rf-s3cret-77"
 
+// startBMCSim starts a simulator of systems systems whose BMCs take admin
+// and bmcPassword, closed with the test.
+func startBMCSim(t *testing.T, systems int) *simulator.Simulator {
+	t.Helper()
+	sim, err := simulator.New(simulator.Config{Systems: systems, Username: "admin", Password: bmcPassword})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.Start(context.Background(), "127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	return sim
+}
+
 func mediaNamed(sys *simulator.System, id string) simulator.Media {
 	for _, m := range sys.Media() {
 		if m.ID == id {

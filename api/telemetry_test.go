@@ -2,12 +2,15 @@ package api_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/bmc-agent/bmc-agent/drivers"
 	"github.com/bmc-agent/bmc-agent/drivers/fake"
+	"github.com/bmc-agent/bmc-agent/drivers/redfish"
+	"github.com/bmc-agent/bmc-agent/metrics"
 	"github.com/bmc-agent/bmc-agent/store"
 	"github.com/bmc-agent/bmc-agent/taskmanager"
 	"github.com/bmc-agent/bmc-agent/telemetry"
@@ -25,6 +28,22 @@ func TestNodeTelemetry(t *testing.T) {
 		t.Fatal(err)
 	}
 	want4xx(t, "GET", e.URL+"/v1/nodes/no-such-node/telemetry", "1.89", "", http.StatusNotFound, "could not be found")
+	// Bad input is the client's mistake, never a 5xx.
+	for _, c := range []struct{ method, path, version string }{
+		{"GET", "/v1/nodes/%ff%00/telemetry", "1.89"},
+		{"GET", "/v1/nodes/" + strings.Repeat("x", 5000) + "/telemetry", "1.89"},
+		{"GET", "/v1/nodes/tel-1/telemetry?fields=x", "1.89"},
+		{"GET", "/v1/nodes/tel-1/telemetry", "1.999"},
+		{"GET", "/v1/nodes/tel-1/telemetry", "one.two"},
+		{"GET", "/v1/nodes/tel-1/telemetry", "1.-1"},
+		{"POST", "/v1/nodes/tel-1/telemetry", "1.89"},
+		{"DELETE", "/v1/nodes/tel-1/telemetry", ""},
+	} {
+		resp, b := call(t, c.method, e.URL+c.path, c.version, "")
+		if resp.StatusCode < 400 || resp.StatusCode >= 500 {
+			t.Errorf("%s %.60s at %q: %d %s, want a 4xx", c.method, c.path, c.version, resp.StatusCode, b)
+		}
+	}
 
 	doc := getJSON(t, e.URL+"/v1/nodes/tel-1/telemetry", "")
 	if doc["readings"] != nil || !strings.Contains(doc["message"].(string), "No telemetry read") ||
@@ -69,5 +88,50 @@ func TestNodeTelemetryDisabled(t *testing.T) {
 	doc := getJSON(t, e.URL+"/v1/nodes/tel-2/telemetry", "1.89")
 	if !strings.Contains(doc["message"].(string), "collects no telemetry") {
 		t.Fatalf("%v", doc)
+	}
+}
+
+// The BMC password is nowhere in what telemetry shows: not in the node's
+// telemetry document or the /metrics series of a node read well, nor of
+// one whose BMC refuses the password (its error is shown), nor in the
+// agent's log. The Redfish driver against the simulator.
+func TestNodeTelemetryNoPassword(t *testing.T) {
+	sim := startBMCSim(t, 2)
+	e := newEnv(t, envOptions{telemetry: true, drivers: []drivers.Driver{redfish.New(redfish.Options{})}})
+	ctx := context.Background()
+	const wrong = "wrong-pw-9d1c"
+	var ids []string
+	for i, pw := range []string{bmcPassword, wrong} {
+		id := sim.SystemIDs()[i]
+		n := &store.Node{Name: fmt.Sprintf("rf-tel-%d", i), Driver: redfish.Name, ProvisionState: taskmanager.StateAvailable, DriverInfo: store.JSON{
+			redfish.InfoAddress: sim.Endpoint(id), redfish.InfoSystemID: id, redfish.InfoUsername: "admin", redfish.InfoPassword: pw}}
+		if err := e.db.CreateNode(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, n.UUID)
+	}
+	res, err := e.telemetry.Cycle(ctx, 0)
+	if err != nil || res.Read != 1 || res.Failed != 1 {
+		t.Fatalf("cycle: %+v %v, want one read and one refused", res, err)
+	}
+	var shown strings.Builder
+	for _, id := range ids {
+		resp, b := call(t, "GET", e.URL+"/v1/nodes/"+id+"/telemetry", "1.89", "")
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET telemetry: %d %s", resp.StatusCode, b)
+		}
+		shown.Write(b)
+	}
+	if !strings.Contains(shown.String(), `"error_kind":"auth"`) || !strings.Contains(shown.String(), `"state":"up"`) {
+		t.Fatalf("telemetry documents: %s", shown.String())
+	}
+	if err := metrics.NewTelemetry(e.telemetry.Cache()).WriteText(&shown); err != nil {
+		t.Fatal(err)
+	}
+	shown.WriteString(e.logs.String())
+	for _, pw := range []string{bmcPassword, wrong} {
+		if strings.Contains(shown.String(), pw) {
+			t.Fatalf("a BMC password (%s) is shown:\n%s", pw, shown.String())
+		}
 	}
 }

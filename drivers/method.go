@@ -14,6 +14,7 @@ type Method struct {
 	implemented func(Driver) bool
 }
 
+// String names the method as interface.Name, e.g. "power.SetPowerState".
 func (m Method) String() string { return string(m.Interface) + "." + m.Name }
 
 func has[T any](d Driver) bool { _, ok := d.(T); return ok }

@@ -79,7 +79,8 @@ type Sensor struct {
 	// (Redfish) or entity id (IPMI) when it says: "CPU", "Intake",
 	// "SystemBoard", ... Empty when unknown.
 	Context string `json:"context,omitempty"`
-	// Reading is the value in the kind's base unit.
+	// Reading is the value in the kind's base unit; always finite (a BMC's
+	// NaN or infinity is no reading, and the sensor is absent).
 	Reading float64 `json:"reading"`
 	// Percent is set for a fan whose BMC reports percent of full speed
 	// instead of RPM (Redfish ReadingUnits "Percent").

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Refresher reads a node from its BMC now and records what changed (the
@@ -80,6 +81,15 @@ type Listener struct {
 	accepted, refused, invalid, ignored atomic.Int64
 	refreshes, coalesced, failed        atomic.Int64
 
+	// refusedLog limits the warnings about refused events (see
+	// logRefused).
+	refusedLog struct {
+		sync.Mutex
+		next       time.Time
+		suppressed int64
+	}
+	now func() time.Time // the clock of refusedLog; tests replace it
+
 	mu      sync.Mutex
 	cond    *sync.Cond
 	state   map[string]uint8 // nodes queued or being read
@@ -105,7 +115,7 @@ func NewListener(cfg ListenerConfig) (*Listener, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	l := &Listener{cfg: cfg, log: cfg.Logger.With("component", "events"), state: make(map[string]uint8)}
+	l := &Listener{cfg: cfg, log: cfg.Logger.With("component", "events"), state: make(map[string]uint8), now: time.Now}
 	l.cond = sync.NewCond(&l.mu)
 	l.mux = http.NewServeMux()
 	l.mux.HandleFunc("POST /events/{node}", l.serveEvent)
@@ -168,7 +178,7 @@ func (l *Listener) serveEvent(w http.ResponseWriter, r *http.Request) {
 	tok := r.Header.Get(TokenHeader)
 	if tok == "" || len(node) > 128 || !l.cfg.Key.Check(l.cfg.AgentID, node, tok) {
 		l.refused.Add(1)
-		l.log.Warn("event refused: no or wrong secret", "node", truncate(node), "remote", r.RemoteAddr)
+		l.logRefused(node, r.RemoteAddr)
 		answer(w, http.StatusUnauthorized, "no valid event token for this node")
 		return
 	}
@@ -207,6 +217,32 @@ func (l *Listener) serveEvent(w http.ResponseWriter, r *http.Request) {
 	}
 	l.ignored.Add(1)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// refusedLogEvery is the least time between two warnings about refused
+// events.
+const refusedLogEvery = time.Minute
+
+// logRefused warns of a refused event, at most once per refusedLogEvery
+// with the count of those not logged since: anyone who reaches the listener
+// can post events without the secret, as fast as the network allows, and
+// must not fill the agent's log. Every refused event is counted
+// (Stats.Refused, bmc_agent_events_received_total{result="refused"}).
+func (l *Listener) logRefused(node, remote string) {
+	rl := &l.refusedLog
+	rl.Lock()
+	now := l.now()
+	if now.Before(rl.next) {
+		rl.suppressed++
+		rl.Unlock()
+		return
+	}
+	rl.next = now.Add(refusedLogEvery)
+	suppressed := rl.suppressed
+	rl.suppressed = 0
+	rl.Unlock()
+	l.log.Warn("event refused: no or wrong secret", "node", truncate(node), "remote", remote,
+		"refused_unlogged", suppressed, "next_log_after", refusedLogEvery)
 }
 
 func truncate(s string) string {

@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // counter is a Refresher that counts its calls; block, when set, holds
@@ -203,5 +205,43 @@ func TestContextRoundTrip(t *testing.T) {
 		if _, _, _, ok := parseContext(other); ok {
 			t.Errorf("%q parsed as the agent's", other)
 		}
+	}
+}
+
+// A flood of events without the secret is counted whole but logged once a
+// minute, with the count of those not logged: whoever reaches the listener
+// cannot fill the agent's log.
+func TestListenerRefusedLogLimited(t *testing.T) {
+	var logs lockedBuffer
+	key := NewKey([]byte("0123456789abcdef0123456789abcdef"))
+	l, err := NewListener(ListenerConfig{AgentID: "agent-a", Key: key, Refresher: newCounter(false),
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1700000000, 0)
+	l.now = func() time.Time { return now }
+	forge := func(n int) {
+		for range n {
+			req := httptest.NewRequest(http.MethodPost, "/events/node-1", strings.NewReader(`{"Events":[]}`))
+			req.Header.Set(TokenHeader, strings.Repeat("0", 64))
+			rec := httptest.NewRecorder()
+			l.ServeHTTP(rec, req)
+			if rec.Code != http.StatusUnauthorized {
+				t.Fatalf("a forged event: %d", rec.Code)
+			}
+		}
+	}
+	forge(100)
+	if n := strings.Count(logs.String(), "event refused"); n != 1 {
+		t.Fatalf("100 forged events logged %d times, want once:\n%s", n, logs.String())
+	}
+	now = now.Add(refusedLogEvery)
+	forge(1)
+	if n := strings.Count(logs.String(), "event refused"); n != 2 || !strings.Contains(logs.String(), "refused_unlogged=99") {
+		t.Fatalf("a minute later: %d warnings, want 2, the second counting the 99 not logged:\n%s", n, logs.String())
+	}
+	if st := l.Stats(); st.Refused != 101 {
+		t.Fatalf("refused %d, want 101", st.Refused)
 	}
 }

@@ -391,7 +391,7 @@ func (r *Reconciler) ensure(ctx context.Context, id string) outcome {
 	made, err := h.Subscribe(ctx, req)
 	if err != nil {
 		// A BMC may echo the request in its error: never log the secret.
-		t.Log().Warn("cannot subscribe to the BMC's events", "err", strings.ReplaceAll(err.Error(), req.Headers[TokenHeader], "******"))
+		t.Log().Warn("cannot subscribe to the BMC's events", "err", redactSecret(err.Error(), req.Headers[TokenHeader]))
 		return outFailed
 	}
 	e.sub = made.ID
@@ -482,3 +482,30 @@ func (r *Reconciler) Known() int {
 }
 
 var _ subscriber = (*drivers.Handle)(nil)
+
+// redactSecret replaces secret in s with ******, and also the part of it
+// left where s was cut short within it: the driver keeps 512 bytes of a
+// BMC's error message, and a BMC that echoes the request may have the
+// secret straddle that bound. Any run of at least 4 of the secret's first
+// characters counts as such a part.
+func redactSecret(s, secret string) string {
+	const minPart = 4
+	if len(secret) < minPart {
+		return s
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(s, secret[:minPart])
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		n := minPart
+		for n < len(secret) && i+n < len(s) && s[i+n] == secret[n] {
+			n++
+		}
+		b.WriteString(s[:i])
+		b.WriteString("******")
+		s = s[i+n:]
+	}
+}

@@ -2,7 +2,11 @@ package events
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -49,7 +53,25 @@ type recEnv struct {
 // driver, with one node per simulator system.
 func newRecEnv(t *testing.T, systems int) *recEnv {
 	t.Helper()
+	return newRecEnvWith(t, systems, recOptions{})
+}
+
+// recOptions changes what newRecEnvWith builds.
+type recOptions struct {
+	// log receives the task manager's and the driver's logs.
+	log *slog.Logger
+	// front, when set, puts a handler in front of the simulator: the nodes'
+	// BMC address is its server's.
+	front func(sim http.Handler) http.Handler
+}
+
+// newRecEnvWith is newRecEnv with options.
+func newRecEnvWith(t *testing.T, systems int, o recOptions) *recEnv {
+	t.Helper()
 	ctx := context.Background()
+	if o.log == nil {
+		o.log = slog.New(slog.DiscardHandler)
+	}
 	sim, err := simulator.New(simulator.Config{Systems: systems})
 	if err != nil {
 		t.Fatal(err)
@@ -61,11 +83,11 @@ func newRecEnv(t *testing.T, systems int) *recEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg, err := drivers.NewRegistry(redfish.New(redfish.Options{}))
+	reg, err := drivers.NewRegistry(redfish.New(redfish.Options{Logger: o.log}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	tm, err := taskmanager.New(taskmanager.Config{AgentID: "agent-a", Store: db, Drivers: reg,
+	tm, err := taskmanager.New(taskmanager.Config{AgentID: "agent-a", Store: db, Drivers: reg, Logger: o.log,
 		Locker: lock.NewLocker(db, lock.Policy{Attempts: 1, Interval: time.Millisecond}, nil)})
 	if err != nil {
 		t.Fatal(err)
@@ -79,9 +101,16 @@ func newRecEnv(t *testing.T, systems int) *recEnv {
 		db.Close()
 		sim.Close()
 	})
+	addr := sim.URL()
+	if o.front != nil {
+		target, _ := url.Parse(sim.URL())
+		srv := httptest.NewServer(o.front(httputil.NewSingleHostReverseProxy(target)))
+		t.Cleanup(srv.Close)
+		addr = srv.URL
+	}
 	for _, id := range sim.SystemIDs() {
 		n := &store.Node{Name: id, Driver: redfish.Name, ProvisionState: taskmanager.StateAvailable, DriverInfo: store.JSON{
-			redfish.InfoAddress: sim.URL(), redfish.InfoSystemID: sim.SystemPath(id), redfish.InfoUsername: "admin", redfish.InfoPassword: "password"}}
+			redfish.InfoAddress: addr, redfish.InfoSystemID: sim.SystemPath(id), redfish.InfoUsername: "admin", redfish.InfoPassword: "password"}}
 		if err := db.CreateNode(ctx, n); err != nil {
 			t.Fatal(err)
 		}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/bmc-agent/bmc-agent/drivers"
 	"github.com/bmc-agent/bmc-agent/telemetry"
@@ -193,6 +194,9 @@ func (c *Telemetry) Describe(ch chan<- *prometheus.Desc) {
 func (c *Telemetry) Collect(ch chan<- prometheus.Metric) {
 	c.walk(func(f *family, e *telemetry.Entry) {
 		f.samples(e, func(v float64, labels ...string) {
+			for i, l := range labels {
+				labels[i] = validUTF8(l)
+			}
 			ch <- prometheus.MustNewConstMetric(f.desc, prometheus.GaugeValue, v, labels...)
 		})
 	}, nil)
@@ -261,9 +265,24 @@ func writeHeader(w *bufio.Writer, name, help, typ string) {
 	w.WriteString("# HELP " + name + " " + strings.NewReplacer(`\`, `\\`, "\n", `\n`).Replace(help) + "\n# TYPE " + name + " " + typ + "\n")
 }
 
+// validUTF8 returns s with each run of bytes that are not UTF-8 replaced
+// by U+FFFD. Label values come from BMCs, and an IPMI SDR's ID string is
+// bytes, not text (Latin-1 on some BMCs): a label value that is not UTF-8
+// makes the client library panic (MustNewConstMetric) and Prometheus refuse
+// the whole scrape ("invalid metric name or label names"), the fleet's with
+// that one node.
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
+}
+
 // appendEscaped appends a label value escaped as the text format wants:
-// backslash, double quote and line feed.
+// backslash, double quote and line feed; it is made UTF-8 first
+// (validUTF8).
 func appendEscaped(b []byte, s string) []byte {
+	s = validUTF8(s)
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; c {
 		case '\\':

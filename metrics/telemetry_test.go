@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/bmc-agent/bmc-agent/drivers"
 	"github.com/bmc-agent/bmc-agent/internal/testutil"
@@ -241,4 +242,34 @@ func BenchmarkTelemetryScrape(b *testing.B) {
 	b.ReportMetric(float64(nodes*(sensors+7)), "series")
 	b.ReportMetric(float64(size)/1e6, "body_MB")
 	b.ReportMetric(0, "ns/op")
+}
+
+// A label value that is not UTF-8 (an IPMI sensor named in Latin-1) is
+// made UTF-8 in both paths: the client library panics on one, and
+// Prometheus refuses the whole scrape for one.
+func TestTelemetryLabelsUTF8(t *testing.T) {
+	src := &entries{list: []*telemetry.Entry{
+		{UUID: "uuid-a", Name: "a", Up: true, Telemetry: &drivers.Telemetry{
+			Sensors: []drivers.Sensor{{Kind: drivers.SensorTemperature, Name: "Temp \xb0C", Context: "CPU\xff", Reading: 40}},
+			Vendor:  "Fujitsu\xe9",
+		}},
+	}}
+	want := `
+# HELP bmc_temperature_celsius Temperature sensor reading.
+# TYPE bmc_temperature_celsius gauge
+bmc_temperature_celsius{node_name="a",node_uuid="uuid-a",sensor="Temp ` + "\uFFFD" + `C",sensor_context="CPU` + "\uFFFD" + `"} 40
+`
+	if err := prom.CollectAndCompare(metrics.NewTelemetry(src), strings.NewReader(want), "bmc_temperature_celsius"); err != nil {
+		t.Fatal(err)
+	}
+	var text bytes.Buffer
+	if err := metrics.NewTelemetry(src).WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if !utf8.Valid(text.Bytes()) {
+		t.Fatalf("the text exposition is not UTF-8:\n%q", text.String())
+	}
+	if !strings.Contains(text.String(), `vendor="Fujitsu`+"\uFFFD"+`"`) {
+		t.Fatalf("bmc_info's vendor not made UTF-8:\n%s", text.String())
+	}
 }

@@ -308,6 +308,11 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 			ln.Close()
 			return err
 		}
+		if err := mreg.Register(metrics.NewEvents(ev.listener)); err != nil {
+			ev.stop(ctx)
+			ln.Close()
+			return err
+		}
 	}
 
 	memberDone := make(chan struct{})

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bmc-agent/bmc-agent/drivers"
 )
 
 // TestNodeTelemetryCLI: `serve --telemetry-interval` reads a fake node's
@@ -53,6 +55,31 @@ func TestNodeTelemetryCLI(t *testing.T) {
 	for _, want := range []string{`bmc_up{node_name="t1"`, `bmc_temperature_celsius{node_name="t1"`, "bmc_sensors_dropped_total 0"} {
 		if !strings.Contains(string(body), want) {
 			t.Fatalf("/metrics lacks %s", want)
+		}
+	}
+}
+
+// What a BMC names its sensors and reports as its vendor reaches the
+// operator's terminal through `node telemetry`: control characters are
+// shown escaped, so an escape sequence drives nothing and a newline or tab
+// breaks no row.
+func TestTelemetryTableEscapesControls(t *testing.T) {
+	var doc telemetryDoc
+	doc.BMC.State = "up"
+	doc.Readings = &drivers.Telemetry{Vendor: "Evil\x1b]0;owned\x07", Sensors: []drivers.Sensor{
+		{Kind: drivers.SensorTemperature, Name: "CPU\x1b[2J Temp", Context: "a\tb\nc", Reading: 40},
+	}}
+	var out strings.Builder
+	if err := (printer{w: &out}).table([]string{"KIND", "NAME", "CONTEXT", "READING", "HEALTH"}, telemetryRows(doc)); err != nil {
+		t.Fatal(err)
+	}
+	s := out.String()
+	if strings.ContainsAny(s, "\x1b\x07\t") || strings.Count(s, "\n") != 5 {
+		t.Fatalf("control characters printed raw:\n%q", s)
+	}
+	for _, want := range []string{`Evil\x1b]0;owned\a`, `CPU\x1b[2J Temp`, `a\tb\nc`} {
+		if !strings.Contains(s, want) {
+			t.Fatalf("table lacks %s:\n%s", want, s)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -379,7 +380,11 @@ func sensorLine(line string) (drivers.Sensor, string, bool) {
 		return drivers.Sensor{}, "", false
 	}
 	v, err := strconv.ParseFloat(value, 64)
-	if err != nil {
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		// ipmitool prints "inf" or "nan" where a sensor's linearisation
+		// (1/x, ln, sqrt: sdr_convert_sensor_reading in ipmitool's
+		// lib/ipmi_sdr.c) meets a raw reading out of its domain: that is
+		// no reading, and JSON has no number for it.
 		return drivers.Sensor{}, "", false
 	}
 	s := drivers.Sensor{Name: f[0], Health: statuses[f[2]]}

@@ -1,6 +1,7 @@
 package ipmi_test
 
 import (
+	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
@@ -349,4 +350,51 @@ func TestTelemetrySDRCache(t *testing.T) {
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Errorf("cache directory after Close: %v, want gone", err)
 	}
+}
+
+// A reading ipmitool prints as inf or nan (a non-linear sensor's raw value
+// outside its formula's domain) is no reading: absent, as JSON and the API
+// document have no number for it.
+func TestParseTelemetryNonFinite(t *testing.T) {
+	out := `Inlet Temp       | 01h | ok  |  7.1 | inf degrees C
+Fan 1            | 02h | ok  | 29.1 | -inf RPM
+12V              | 03h | ok  |  7.1 | nan Volts
+Exhaust Temp     | 04h | ok  |  7.1 | 41 degrees C
+`
+	got := ipmi.ParseTelemetry(out)
+	if len(got.Sensors) != 1 || got.Sensors[0].Name != "Exhaust Temp" {
+		t.Fatalf("sensors %+v, want only Exhaust Temp", got.Sensors)
+	}
+	if _, err := json.Marshal(got); err != nil {
+		t.Fatalf("the read does not encode: %v", err)
+	}
+}
+
+// FuzzParseTelemetry feeds the parser what a BMC could make ipmitool
+// print: it never panics, every reading is finite (the API's JSON has no
+// NaN), and a power reading only comes from a well-formed DCMI answer.
+func FuzzParseTelemetry(f *testing.F) {
+	for _, seed := range []string{
+		"CPU Temp         | 30h | ok  |  3.1 | 52.50 degrees C\n dc 10 01 00 00 00 00 00 00 00 00 00 00 00 00 00\n 00 40\n",
+		"Fan | 01h | ok | 29.1 | inf RPM\n12V | 02h | nc | 7.1 | NaN Volts\n",
+		"A|B|C|D|1e400 Watts\n| | | | \n||||\n 0x 00\n zz\n",
+		"Temp | 0Eh | ok | 3.1 | 40 degrees C\nTemp | 0Eh | ok | 3.1 | 41 degrees C\n",
+		"Fan \xff | 32h | ok | 29.x | 40 % RPM\n",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, out string) {
+		got := ipmi.ParseTelemetry(out)
+		for _, s := range got.Sensors {
+			if math.IsNaN(s.Reading) || math.IsInf(s.Reading, 0) {
+				t.Fatalf("sensor %+v", s)
+			}
+		}
+		if got.PowerWatts != nil && (*got.PowerWatts < 0 || *got.PowerWatts > 65535) {
+			t.Fatalf("power %v", *got.PowerWatts)
+		}
+		if _, err := json.Marshal(got); err != nil {
+			t.Fatal(err)
+		}
+	})
 }

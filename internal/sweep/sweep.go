@@ -1,7 +1,3 @@
-// Package sweep is the shape every periodic loop over the nodes an agent
-// owns shares (the power sync, the telemetry collector): one piece of work
-// per node, a bounded number at once, the starts optionally spread over a
-// span of time instead of in a burst.
 package sweep
 
 import (
@@ -15,9 +11,9 @@ import (
 // k-th of n ids starts no earlier than spread*k/n after Run was called, so
 // that the work is paced evenly over the spread. When ctx ends, Run hands
 // out no more ids (those not handed out are not done) and returns once the
-// running calls have returned.
+// running calls have returned. A workers below 1 counts as 1.
 func Run[P any](ctx context.Context, ids []string, workers int, spread time.Duration, do func(id string, part *P)) []P {
-	workers = min(workers, len(ids))
+	workers = min(max(workers, 1), len(ids))
 	work := make(chan string)
 	parts := make(chan P, workers)
 	for range workers {

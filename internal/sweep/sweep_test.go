@@ -81,3 +81,18 @@ func TestRunSpreads(t *testing.T) {
 		t.Fatalf("a cancelled sweep did %d ids", n)
 	}
 }
+
+// A workers of 0 (a config without its default) still does the work, one
+// at a time, instead of waiting for a worker that never starts.
+func TestRunNoWorkers(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var n int
+	parts := sweep.Run(ctx, ids(3), 0, 0, func(id string, part *int) { *part++ })
+	for _, p := range parts {
+		n += p
+	}
+	if n != 3 || ctx.Err() != nil {
+		t.Fatalf("%d of 3 ids done (%v)", n, ctx.Err())
+	}
+}
