@@ -100,11 +100,15 @@ func TestUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"serve", "--workers", "many"},
 		{"serve", "--log-format", "xml", "--database", filepath.Join(t.TempDir(), "x.db")},
+		{"serve", "--telemetry-interval", "-3m", "--database", filepath.Join(t.TempDir(), "x.db")},
+		{"serve", "--sync-interval", "-1s", "--event-resync", "-5m", "--database", filepath.Join(t.TempDir(), "x.db")},
 	} {
 		err := run(context.Background(), args, io.Discard, io.Discard)
 		var ue *usageError
 		if !errors.As(err, &ue) {
 			t.Errorf("%v: %v, want a usage error", args, err)
+		} else if strings.Contains(args[1], "interval") && !strings.Contains(err.Error(), args[1]+" must not be negative") {
+			t.Errorf("%v: %v, want it to name %s", args, err, args[1])
 		}
 	}
 	t.Setenv("BMC_AGENT_WORKERS", "lots")

@@ -28,6 +28,7 @@ import (
 	"github.com/bmc-agent/bmc-agent/taskmanager"
 	"github.com/bmc-agent/bmc-agent/telemetry"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // serveConfig is everything `bmc-agent serve` is told.
@@ -89,7 +90,10 @@ func newServeCmd() *cobra.Command {
 			"Give --database postgres://... to share nodes and locks with other agents." + envHelp("BMC_AGENT_"),
 		Args: cobra.NoArgs,
 		PreRunE: func(cmd *cobra.Command, _ []string) error {
-			return bindEnv(cmd, "BMC_AGENT_")
+			if err := bindEnv(cmd, "BMC_AGENT_"); err != nil {
+				return err
+			}
+			return noNegativeDurations(cmd.Flags())
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return serve(cmd.Context(), c, cmd.OutOrStdout())
@@ -157,6 +161,27 @@ func newLogger(format, level string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
 	}
 	return nil, &usageError{fmt.Errorf("--log-format must be text or json, not %q", format)}
+}
+
+// noNegativeDurations refuses a negative value for any duration flag
+// (from the command line or the environment). Each flag gives 0 its
+// documented meaning (off, or the default); a negative value used to mean
+// the same silently, so a typo such as --telemetry-interval -3m turned a
+// feature off without a word.
+func noNegativeDurations(f *pflag.FlagSet) error {
+	var errs []error
+	f.VisitAll(func(fl *pflag.Flag) {
+		if fl.Value.Type() != "duration" {
+			return
+		}
+		if d, err := time.ParseDuration(fl.Value.String()); err == nil && d < 0 {
+			errs = append(errs, fmt.Errorf("--%s must not be negative (%s); 0 means what its help says", fl.Name, d))
+		}
+	})
+	if len(errs) > 0 {
+		return &usageError{errors.Join(errs...)}
+	}
+	return nil
 }
 
 // serve runs the agent until ctx ends, then shuts down in order: stop
