@@ -27,7 +27,6 @@ import (
 // call that makes it (see call).
 type client struct {
 	d        *Driver
-	key      string
 	endpoint string
 	username string
 	auth     AuthType
@@ -61,7 +60,6 @@ func newClient(d *Driver, t *target) (*client, error) {
 	n := d.opts.MaxRequestsPerBMC
 	c := &client{
 		d:        d,
-		key:      t.clientKey(),
 		endpoint: t.endpoint,
 		username: t.username,
 		auth:     t.auth,
