@@ -217,8 +217,10 @@ func reportFleet(b *testing.B, c *telemetry.Collector, count *inFlight, cycle fl
 // after 200 ms, in a child process so that the figures are the agent's; the
 // agent reads them with the Redfish driver (3 or 4 GETs per read with
 // $expand). Same environment variables as BenchmarkTelemetryFleet but
-// _REQUESTS. The first cycle logs in to every BMC (first_cycle_s); each
-// iteration is a cycle after it. Same figures as BenchmarkTelemetryFleet.
+// _REQUESTS. The first cycle logs in to every BMC (first_cycle_s, and
+// first_cycle_peak_rss_MB: the high-water mark at its end, node creation
+// included); each iteration is a cycle after it. Same figures as
+// BenchmarkTelemetryFleet.
 func BenchmarkTelemetryFleetRedfish(b *testing.B) {
 	nodes := testutil.EnvInt("BMC_AGENT_TELEMETRY_NODES", 10000)
 	latency := testutil.EnvDuration("BMC_AGENT_TELEMETRY_LATENCY", 200*time.Millisecond)
@@ -248,6 +250,10 @@ func BenchmarkTelemetryFleetRedfish(b *testing.B) {
 	}
 	c, count, cycle := fleetCollector(b, db, redfish.New(redfish.Options{}), len(systems), interval, workers)
 	first := cycle()
+	_, firstPeak, err := childproc.Memory(0)
+	if err != nil {
+		b.Fatal(err)
+	}
 	b.ResetTimer()
 	var took time.Duration
 	for range b.N {
@@ -255,5 +261,6 @@ func BenchmarkTelemetryFleetRedfish(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(first.Seconds(), "first_cycle_s")
+	b.ReportMetric(firstPeak/1e6, "first_cycle_peak_rss_MB")
 	reportFleet(b, c, count, took.Seconds()/float64(b.N), interval)
 }
