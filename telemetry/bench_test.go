@@ -75,9 +75,12 @@ func (f *inFlight) counts() (reads, most int) {
 // last), interval_s, x_interval (their ratio; at most 1 means the reads fit
 // the interval), max_in_flight (reads at once, at most one per node's
 // BMC), rss_MB (this process's resident memory after the cycles, before the
-// scrape) and x_target_150MB, peak_rss_MB (its high-water mark, node
-// creation and the scrape included), heap_MB (Go heap in use after a GC),
-// scrape_s and x_target_1s (one scrape of every series), series.
+// scrape) and x_target_150MB, peak_rss_MB (its high-water mark over the
+// whole run: node creation, every cycle and the scrape; the kernel's VmHWM
+// of this process alone, the simulator being another) and
+// peak_x_target_150MB, heap_MB (Go heap in use after a GC), stacks_MB
+// (goroutine stacks then), scrape_s and x_target_1s (one scrape of every
+// series), series.
 func BenchmarkTelemetryFleet(b *testing.B) {
 	nodes := testutil.EnvInt("BMC_AGENT_TELEMETRY_NODES", 10000)
 	sensors := testutil.EnvInt("BMC_AGENT_TELEMETRY_SENSORS", 40)
@@ -199,7 +202,9 @@ func reportFleet(b *testing.B, c *telemetry.Collector, count *inFlight, cycle fl
 	b.ReportMetric(rss/1e6, "rss_MB")
 	b.ReportMetric(rss/1e6/150, "x_target_150MB")
 	b.ReportMetric(peak/1e6, "peak_rss_MB")
+	b.ReportMetric(peak/1e6/150, "peak_x_target_150MB")
 	b.ReportMetric(float64(ms.HeapInuse)/1e6, "heap_MB")
+	b.ReportMetric(float64(ms.StackInuse)/1e6, "stacks_MB")
 	b.ReportMetric(scrape.Seconds(), "scrape_s")
 	b.ReportMetric(scrape.Seconds()/1, "x_target_1s")
 	b.ReportMetric(float64(series), "series")
@@ -212,8 +217,10 @@ func reportFleet(b *testing.B, c *telemetry.Collector, count *inFlight, cycle fl
 // after 200 ms, in a child process so that the figures are the agent's; the
 // agent reads them with the Redfish driver (3 or 4 GETs per read with
 // $expand). Same environment variables as BenchmarkTelemetryFleet but
-// _REQUESTS. The first cycle logs in to every BMC (first_cycle_s); each
-// iteration is a cycle after it. Same figures as BenchmarkTelemetryFleet.
+// _REQUESTS. The first cycle logs in to every BMC (first_cycle_s, and
+// first_cycle_peak_rss_MB: the high-water mark at its end, node creation
+// included); each iteration is a cycle after it. Same figures as
+// BenchmarkTelemetryFleet.
 func BenchmarkTelemetryFleetRedfish(b *testing.B) {
 	nodes := testutil.EnvInt("BMC_AGENT_TELEMETRY_NODES", 10000)
 	latency := testutil.EnvDuration("BMC_AGENT_TELEMETRY_LATENCY", 200*time.Millisecond)
@@ -243,6 +250,10 @@ func BenchmarkTelemetryFleetRedfish(b *testing.B) {
 	}
 	c, count, cycle := fleetCollector(b, db, redfish.New(redfish.Options{}), len(systems), interval, workers)
 	first := cycle()
+	_, firstPeak, err := childproc.Memory(0)
+	if err != nil {
+		b.Fatal(err)
+	}
 	b.ResetTimer()
 	var took time.Duration
 	for range b.N {
@@ -250,5 +261,6 @@ func BenchmarkTelemetryFleetRedfish(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(first.Seconds(), "first_cycle_s")
+	b.ReportMetric(firstPeak/1e6, "first_cycle_peak_rss_MB")
 	reportFleet(b, c, count, took.Seconds()/float64(b.N), interval)
 }

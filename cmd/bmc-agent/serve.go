@@ -56,6 +56,7 @@ type serveConfig struct {
 
 	telemetryInterval, telemetryTimeout   time.Duration
 	telemetryWorkers, telemetryMaxSensors int
+	memoryLimit                           string
 	telemetryHealthFault                  bool
 	dbMaxConns                            int
 	dbTimeout                             time.Duration
@@ -130,6 +131,7 @@ func newServeCmd() *cobra.Command {
 	f.IntVar(&c.telemetryWorkers, "telemetry-workers", telemetry.DefaultWorkers, "telemetry: reads in flight at once (one per BMC at most)")
 	f.DurationVar(&c.telemetryTimeout, "telemetry-timeout", telemetry.DefaultCallTimeout, "telemetry: how long one node's read may take")
 	f.IntVar(&c.telemetryMaxSensors, "telemetry-max-sensors", telemetry.DefaultMaxSensors, "telemetry: sensors kept per node; more are dropped and counted (bmc_sensors_dropped_total)")
+	f.StringVar(&c.memoryLimit, "memory-limit", "", "soft limit of the agent's Go memory, as GOMEMLIMIT (e.g. 100MiB): the garbage collector runs more often near it; default GOMEMLIMIT's, else none (see docs/operations.md)")
 	f.BoolVar(&c.telemetryHealthFault, "telemetry-health-maintenance", true, "telemetry: put a node whose health rollup reads Critical into maintenance with fault \"health failure\", and take it out when it reads OK")
 	f.DurationVar(&c.ipmiMinInterval, "ipmi-min-command-interval", ipmi.DefaultMinCommandInterval, "IPMI: least time between two commands to one BMC (Ironic's [ipmi]min_command_interval)")
 	f.IntVar(&c.redfishMaxRequests, "redfish-max-requests-per-bmc", redfish.DefaultMaxRequestsPerBMC, "Redfish: requests in flight to one BMC at once")
@@ -191,6 +193,9 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 	log, err := newLogger(c.logFormat, c.logLevel)
 	if err != nil {
 		return err
+	}
+	if err := applyMemoryLimit(c.memoryLimit, log); err != nil {
+		return &usageError{err}
 	}
 	c.group = strings.ToLower(c.group) // as the API stores a node's conductor_group
 	if c.agentID == "" {
