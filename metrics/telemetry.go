@@ -176,7 +176,7 @@ func NewTelemetry(src TelemetrySource) *Telemetry {
 	return &Telemetry{
 		src: src, families: fs,
 		dropped: prometheus.NewDesc(telemetryPrefix+"sensors_dropped_total",
-			"Sensors left out of the cache because a node reported more than the per-node cap (bmc_sensors_cap), over all reads.", nil, nil),
+			"Sensors, power supplies and health parts left out of the cache because a node reported more of one kind than the per-node cap (bmc_sensors_cap), over all reads.", nil, nil),
 		cap: prometheus.NewDesc(telemetryPrefix+"sensors_cap", "The most sensors kept per node (--telemetry-max-sensors).", nil, nil),
 	}
 }
@@ -256,7 +256,7 @@ func (c *Telemetry) WriteText(w io.Writer) error {
 	writeHeader(bw, telemetryPrefix+"sensors_cap", "The most sensors kept per node (--telemetry-max-sensors).", "gauge")
 	bw.WriteString(telemetryPrefix + "sensors_cap " + strconv.Itoa(c.src.MaxSensors()) + "\n")
 	writeHeader(bw, telemetryPrefix+"sensors_dropped_total",
-		"Sensors left out of the cache because a node reported more than the per-node cap (bmc_sensors_cap), over all reads.", "counter")
+		"Sensors, power supplies and health parts left out of the cache because a node reported more of one kind than the per-node cap (bmc_sensors_cap), over all reads.", "counter")
 	bw.WriteString(telemetryPrefix + "sensors_dropped_total " + strconv.FormatUint(c.src.Dropped(), 10) + "\n")
 	return bw.Flush()
 }

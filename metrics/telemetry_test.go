@@ -105,7 +105,7 @@ bmc_sensor_power_watts{node_name="a",node_uuid="uuid-a",sensor="CPU Rail",sensor
 # HELP bmc_sensors_cap The most sensors kept per node (--telemetry-max-sensors).
 # TYPE bmc_sensors_cap gauge
 bmc_sensors_cap 250
-# HELP bmc_sensors_dropped_total Sensors left out of the cache because a node reported more than the per-node cap (bmc_sensors_cap), over all reads.
+# HELP bmc_sensors_dropped_total Sensors, power supplies and health parts left out of the cache because a node reported more of one kind than the per-node cap (bmc_sensors_cap), over all reads.
 # TYPE bmc_sensors_dropped_total counter
 bmc_sensors_dropped_total 3
 # HELP bmc_temperature_celsius Temperature sensor reading.

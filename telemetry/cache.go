@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 	"unique"
 
 	"github.com/bmc-agent/bmc-agent/drivers"
@@ -143,31 +144,38 @@ func (c *Cache) retain(keep map[string]bool) int {
 	return n - len(c.m)
 }
 
-// compact returns t as the cache keeps it: its sensors capped, the strings
-// that repeat across a fleet interned, the slices trimmed to their length.
-// t is not modified (the caller may hold it); the count of sensors dropped
-// is returned.
+// compact returns t as the cache keeps it: its sensors, power supplies and
+// health parts each capped at maxSensors, the strings that become label
+// values cut to MaxLabelLen bytes, the strings that repeat across a fleet
+// interned, the slices trimmed to their length. t is not modified (the
+// caller may hold it); the count of entries dropped is returned. What a BMC
+// sends is bounded here, once, so that a BMC listing a million power
+// supplies or naming a sensor in megabytes cannot blow up the cache or a
+// scrape (Prometheus' label_value_length_limit would fail the whole
+// scrape over one long value).
 func (c *Cache) compact(t *drivers.Telemetry) (*drivers.Telemetry, int) {
 	if t == nil {
 		return &drivers.Telemetry{}, 0
 	}
 	k := *t
-	k.Vendor, k.Model, k.FirmwareVersion, k.Schema = intern(t.Vendor), intern(t.Model), intern(t.FirmwareVersion), intern(t.Schema)
-	dropped := max(len(t.Sensors)-c.maxSensors, 0)
-	if dropped > 0 {
-		c.dropped.Add(uint64(dropped))
-	}
+	k.Vendor, k.Model, k.FirmwareVersion, k.Schema = label(t.Vendor), label(t.Model), label(t.FirmwareVersion), label(t.Schema)
+	dropped := 0
 	k.Sensors = nil
-	if n := len(t.Sensors) - dropped; n > 0 {
-		k.Sensors = make([]drivers.Sensor, 0, n)
-		seen := make(map[sensorKey]bool, n)
-		for _, s := range t.Sensors[:n] {
+	if len(t.Sensors) > 0 {
+		k.Sensors = make([]drivers.Sensor, 0, min(len(t.Sensors), c.maxSensors))
+		seen := make(map[sensorKey]bool, cap(k.Sensors))
+		for i, s := range t.Sensors {
+			if len(k.Sensors) == c.maxSensors {
+				dropped += len(t.Sensors) - i
+				break
+			}
 			// One reading per kind and name (the driver contract): a
 			// second would be a duplicate series.
+			s.Name = label(s.Name)
 			if key := (sensorKey{s.Kind, s.Name}); !seen[key] {
 				seen[key] = true
 				s.Kind = drivers.SensorKind(intern(string(s.Kind)))
-				s.Name, s.Context = intern(s.Name), intern(s.Context)
+				s.Context = label(s.Context)
 				s.Health = drivers.Health(intern(string(s.Health)))
 				k.Sensors = append(k.Sensors, s)
 			}
@@ -180,25 +188,55 @@ func (c *Cache) compact(t *drivers.Telemetry) (*drivers.Telemetry, int) {
 		k.Sensors = slices.Clip(k.Sensors)
 	}
 	k.Parts = nil
-	if len(t.Parts) > 0 {
-		k.Parts = make([]drivers.HealthPart, len(t.Parts))
-		for i, p := range t.Parts {
-			p.Resource, p.ID, p.Health = intern(p.Resource), intern(p.ID), drivers.Health(intern(string(p.Health)))
+	if n := min(len(t.Parts), c.maxSensors); n > 0 {
+		dropped += len(t.Parts) - n
+		k.Parts = make([]drivers.HealthPart, n)
+		for i, p := range t.Parts[:n] {
+			p.Resource, p.ID, p.Health = label(p.Resource), label(p.ID), drivers.Health(intern(string(p.Health)))
 			k.Parts[i] = p
 		}
 	}
 	k.PowerSupplies = nil
 	if len(t.PowerSupplies) > 0 {
-		k.PowerSupplies = make([]drivers.PowerSupply, 0, len(t.PowerSupplies))
-		for _, p := range t.PowerSupplies {
-			if slices.ContainsFunc(k.PowerSupplies, func(o drivers.PowerSupply) bool { return o.Name == p.Name }) {
+		k.PowerSupplies = make([]drivers.PowerSupply, 0, min(len(t.PowerSupplies), c.maxSensors))
+		seen := make(map[string]bool, cap(k.PowerSupplies))
+		for i, p := range t.PowerSupplies {
+			if len(k.PowerSupplies) == c.maxSensors {
+				dropped += len(t.PowerSupplies) - i
+				break
+			}
+			if p.Name = label(p.Name); seen[p.Name] {
 				continue // one unit per name, as sensors
 			}
-			p.Name, p.State, p.Health = intern(p.Name), intern(p.State), drivers.Health(intern(string(p.Health)))
+			seen[p.Name] = true
+			p.State, p.Health = intern(p.State), drivers.Health(intern(string(p.Health)))
 			k.PowerSupplies = append(k.PowerSupplies, p)
 		}
+		k.PowerSupplies = slices.Clip(k.PowerSupplies)
+	}
+	if dropped > 0 {
+		c.dropped.Add(uint64(dropped))
 	}
 	return &k, dropped
+}
+
+// MaxLabelLen is the longest string from a BMC the cache keeps (in bytes,
+// cut at a character boundary): a sensor's, power supply's or part's name,
+// a context, the vendor, model and firmware version. Each becomes a label
+// value; real BMCs use a few dozen bytes (IPMI's SDR caps ID strings at 16).
+const MaxLabelLen = 128
+
+// label is s cut to MaxLabelLen bytes, without splitting a UTF-8 sequence,
+// and interned.
+func label(s string) string {
+	if len(s) > MaxLabelLen {
+		cut := MaxLabelLen
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut]
+	}
+	return intern(s)
 }
 
 type sensorKey struct {

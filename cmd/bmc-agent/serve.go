@@ -130,7 +130,7 @@ func newServeCmd() *cobra.Command {
 	f.DurationVar(&c.telemetryInterval, "telemetry-interval", telemetry.DefaultInterval, "interval between two reads of each owned node's BMC telemetry (health, power, sensors; served at /metrics and GET /v1/nodes/{node}/telemetry), spread over it; 0 disables it")
 	f.IntVar(&c.telemetryWorkers, "telemetry-workers", telemetry.DefaultWorkers, "telemetry: reads in flight at once (one per BMC at most)")
 	f.DurationVar(&c.telemetryTimeout, "telemetry-timeout", telemetry.DefaultCallTimeout, "telemetry: how long one node's read may take")
-	f.IntVar(&c.telemetryMaxSensors, "telemetry-max-sensors", telemetry.DefaultMaxSensors, "telemetry: sensors kept per node; more are dropped and counted (bmc_sensors_dropped_total)")
+	f.IntVar(&c.telemetryMaxSensors, "telemetry-max-sensors", telemetry.DefaultMaxSensors, "telemetry: sensors kept per node (and power supplies, and health parts, each); more are dropped and counted (bmc_sensors_dropped_total)")
 	f.StringVar(&c.memoryLimit, "memory-limit", "", "soft limit of the agent's Go memory, as GOMEMLIMIT (e.g. 100MiB): the garbage collector runs more often near it; default GOMEMLIMIT's, else none (see docs/operations.md)")
 	f.BoolVar(&c.telemetryHealthFault, "telemetry-health-maintenance", true, "telemetry: put a node whose health rollup reads Critical into maintenance with fault \"health failure\", and take it out when it reads OK")
 	f.DurationVar(&c.ipmiMinInterval, "ipmi-min-command-interval", ipmi.DefaultMinCommandInterval, "IPMI: least time between two commands to one BMC (Ironic's [ipmi]min_command_interval)")
