@@ -159,34 +159,24 @@ func (c *Cache) compact(t *drivers.Telemetry) (*drivers.Telemetry, int) {
 	}
 	k := *t
 	k.Vendor, k.Model, k.FirmwareVersion, k.Schema = label(t.Vendor), label(t.Model), label(t.FirmwareVersion), label(t.Schema)
-	dropped := 0
-	k.Sensors = nil
-	if len(t.Sensors) > 0 {
-		k.Sensors = make([]drivers.Sensor, 0, min(len(t.Sensors), c.maxSensors))
-		seen := make(map[sensorKey]bool, cap(k.Sensors))
-		for i, s := range t.Sensors {
-			if len(k.Sensors) == c.maxSensors {
-				dropped += len(t.Sensors) - i
-				break
-			}
-			// One reading per kind and name (the driver contract): a
-			// second would be a duplicate series.
-			s.Name = label(s.Name)
-			if key := (sensorKey{s.Kind, s.Name}); !seen[key] {
-				seen[key] = true
-				s.Kind = drivers.SensorKind(intern(string(s.Kind)))
-				s.Context = label(s.Context)
-				s.Health = drivers.Health(intern(string(s.Health)))
-				k.Sensors = append(k.Sensors, s)
-			}
-		}
-		// Sorted by name (and context), the order the metrics registry
-		// sorts the series of a node into.
-		slices.SortFunc(k.Sensors, func(a, b drivers.Sensor) int {
-			return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Context, b.Context))
-		})
-		k.Sensors = slices.Clip(k.Sensors)
-	}
+	// One reading per kind and name, one unit per name (the driver
+	// contract): a second would be a duplicate series.
+	var dropped, d int
+	k.Sensors, dropped = capUnique(t.Sensors, c.maxSensors, func(s drivers.Sensor) (drivers.Sensor, sensorKey) {
+		s.Name, s.Context = label(s.Name), label(s.Context)
+		s.Kind, s.Health = drivers.SensorKind(intern(string(s.Kind))), drivers.Health(intern(string(s.Health)))
+		return s, sensorKey{s.Kind, s.Name}
+	})
+	// Sorted by name (and context), the order the metrics registry sorts
+	// the series of a node into.
+	slices.SortFunc(k.Sensors, func(a, b drivers.Sensor) int {
+		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Context, b.Context))
+	})
+	k.PowerSupplies, d = capUnique(t.PowerSupplies, c.maxSensors, func(p drivers.PowerSupply) (drivers.PowerSupply, string) {
+		p.Name, p.State, p.Health = label(p.Name), intern(p.State), drivers.Health(intern(string(p.Health)))
+		return p, p.Name
+	})
+	dropped += d
 	k.Parts = nil
 	if n := min(len(t.Parts), c.maxSensors); n > 0 {
 		dropped += len(t.Parts) - n
@@ -196,28 +186,33 @@ func (c *Cache) compact(t *drivers.Telemetry) (*drivers.Telemetry, int) {
 			k.Parts[i] = p
 		}
 	}
-	k.PowerSupplies = nil
-	if len(t.PowerSupplies) > 0 {
-		k.PowerSupplies = make([]drivers.PowerSupply, 0, min(len(t.PowerSupplies), c.maxSensors))
-		seen := make(map[string]bool, cap(k.PowerSupplies))
-		for i, p := range t.PowerSupplies {
-			if len(k.PowerSupplies) == c.maxSensors {
-				dropped += len(t.PowerSupplies) - i
-				break
-			}
-			if p.Name = label(p.Name); seen[p.Name] {
-				continue // one unit per name, as sensors
-			}
-			seen[p.Name] = true
-			p.State, p.Health = intern(p.State), drivers.Health(intern(string(p.Health)))
-			k.PowerSupplies = append(k.PowerSupplies, p)
-		}
-		k.PowerSupplies = slices.Clip(k.PowerSupplies)
-	}
 	if dropped > 0 {
 		c.dropped.Add(uint64(dropped))
 	}
 	return &k, dropped
+}
+
+// capUnique returns the entries of in, each made as the cache keeps it by
+// keep, without a second entry of the same key, at most limit of them, in a
+// slice of exactly their length (nil for none); and how many the limit left
+// out.
+func capUnique[T any, K comparable](in []T, limit int, keep func(T) (T, K)) ([]T, int) {
+	if len(in) == 0 {
+		return nil, 0
+	}
+	out := make([]T, 0, min(len(in), limit))
+	seen := make(map[K]bool, cap(out))
+	for i, v := range in {
+		if len(out) == limit {
+			return out, len(in) - i
+		}
+		v, k := keep(v)
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, v)
+		}
+	}
+	return slices.Clip(out), 0
 }
 
 // MaxLabelLen is the longest string from a BMC the cache keeps (in bytes,
