@@ -13,6 +13,7 @@ import (
 	"github.com/bmc-agent/bmc-agent/drivers"
 	"github.com/bmc-agent/bmc-agent/drivers/redfish"
 	"github.com/bmc-agent/bmc-agent/simulator"
+	"github.com/bmc-agent/bmc-agent/simulator/simtest"
 	"github.com/bmc-agent/bmc-agent/store"
 )
 
@@ -63,15 +64,7 @@ func TestFleetPowerOnWithBadBMCs(t *testing.T) {
 	}
 	hung := groups[0].count
 	newSim := func(n int) *simulator.Simulator {
-		sim, err := simulator.New(simulator.Config{Systems: n, PortPerSystem: true, Username: "admin", Password: bmcPassword})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := sim.Start(context.Background(), "127.0.0.1:0"); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { sim.Close() })
-		return sim
+		return simtest.Start(t, simulator.Config{Systems: n, PortPerSystem: true, Username: "admin", Password: bmcPassword})
 	}
 	// The long-hung BMCs have a simulator of their own, closed to release
 	// them; they never answered, so the driver holds no session there.

@@ -25,20 +25,14 @@ import (
 	"github.com/bmc-agent/bmc-agent/drivers/redfish"
 	"github.com/bmc-agent/bmc-agent/lock"
 	"github.com/bmc-agent/bmc-agent/simulator"
+	"github.com/bmc-agent/bmc-agent/simulator/simtest"
 )
 
 // inspectEnv is an agent with the redfish driver and a simulator.
 func inspectEnv(t *testing.T, cfg simulator.Config, addPorts api.AddPorts, overwrite ...bool) (*env, *simulator.Simulator, *gophercloud.ServiceClient) {
 	t.Helper()
 	cfg.Username, cfg.Password = "admin", bmcPassword
-	sim, err := simulator.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.Start(context.Background(), "127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sim.Close() })
+	sim := simtest.Start(t, cfg)
 	rf := redfish.New(redfish.Options{RetryBackoff: time.Millisecond, MaxRetries: 1})
 	e := newEnv(t, envOptions{drivers: []drivers.Driver{rf}, addPorts: addPorts, overwrite: len(overwrite) > 0 && overwrite[0]})
 	return e, sim, e.client(t, "latest")

@@ -18,6 +18,7 @@ import (
 	"github.com/bmc-agent/bmc-agent/drivers"
 	"github.com/bmc-agent/bmc-agent/drivers/redfish"
 	"github.com/bmc-agent/bmc-agent/simulator"
+	"github.com/bmc-agent/bmc-agent/simulator/simtest"
 )
 
 // updateDriversDoc rewrites docs/drivers.md's hardware-support table from
@@ -93,14 +94,7 @@ func startProfileSim(t *testing.T, p simulator.Profile) *simulator.Simulator {
 	var ticks atomic.Int64
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	now := func() time.Time { return base.Add(time.Duration(ticks.Add(1)) * time.Millisecond) }
-	sim, err := simulator.New(simulator.Config{Profile: p.Name, PortPerSystem: true, Username: "admin", Password: bmcPassword, Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.Start(context.Background(), "127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sim.Close() })
+	sim := simtest.Start(t, simulator.Config{Profile: p.Name, PortPerSystem: true, Username: "admin", Password: bmcPassword, Now: now})
 	q := p.Quirks
 	short := func(s *simulator.Span) {
 		if *s > 0 {

@@ -9,6 +9,7 @@ import (
 	"github.com/bmc-agent/bmc-agent/drivers"
 	"github.com/bmc-agent/bmc-agent/drivers/redfish"
 	"github.com/bmc-agent/bmc-agent/simulator"
+	"github.com/bmc-agent/bmc-agent/simulator/simtest"
 	"github.com/gophercloud/gophercloud/v2/openstack/baremetal/v1/nodes"
 )
 
@@ -16,14 +17,7 @@ import (
 // through the redfish driver: what gophercloud asks for lands on the
 // simulated BMC, and the BMC password never comes back.
 func TestGophercloudRedfish(t *testing.T) {
-	sim, err := simulator.New(simulator.Config{Systems: 2, PowerDelay: 50 * time.Millisecond, Username: "admin", Password: bmcPassword})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.Start(context.Background(), "127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sim.Close() })
+	sim := simtest.Start(t, simulator.Config{Systems: 2, PowerDelay: 50 * time.Millisecond, Username: "admin", Password: bmcPassword})
 	rf := redfish.New(redfish.Options{PollInterval: 10 * time.Millisecond, MaxPollInterval: 50 * time.Millisecond, PowerTimeout: 10 * time.Second})
 	e := newEnv(t, envOptions{drivers: []drivers.Driver{rf}})
 	c := e.client(t, "latest")
@@ -139,14 +133,7 @@ const bmcPassword = "rf-s3cret-77"
 // and bmcPassword, closed with the test.
 func startBMCSim(t *testing.T, systems int) *simulator.Simulator {
 	t.Helper()
-	sim, err := simulator.New(simulator.Config{Systems: systems, Username: "admin", Password: bmcPassword})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.Start(context.Background(), "127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sim.Close() })
+	sim := simtest.Start(t, simulator.Config{Systems: systems, Username: "admin", Password: bmcPassword})
 	return sim
 }
 

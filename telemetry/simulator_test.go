@@ -17,6 +17,7 @@ import (
 	"github.com/bmc-agent/bmc-agent/metrics"
 	"github.com/bmc-agent/bmc-agent/simulator"
 	"github.com/bmc-agent/bmc-agent/simulator/ipmisim"
+	"github.com/bmc-agent/bmc-agent/simulator/simtest"
 	"github.com/bmc-agent/bmc-agent/store"
 	"github.com/bmc-agent/bmc-agent/store/sqlstore"
 	"github.com/bmc-agent/bmc-agent/taskmanager"
@@ -89,14 +90,7 @@ func (a *simAgent) addNode(t *testing.T, id, driver string, info store.JSON) {
 // started with cfg (PortPerSystem: a BMC per system).
 func startSimAgent(t *testing.T, cfg simulator.Config) *simAgent {
 	t.Helper()
-	sim, err := simulator.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.Start(context.Background(), "127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sim.Close() })
+	sim := simtest.Start(t, cfg)
 	a := startAgent(t, redfish.New(redfish.Options{}))
 	a.sim = sim
 	for _, id := range sim.SystemIDs() {

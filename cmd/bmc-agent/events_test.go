@@ -16,6 +16,7 @@ import (
 
 	"github.com/bmc-agent/bmc-agent/events"
 	"github.com/bmc-agent/bmc-agent/simulator"
+	"github.com/bmc-agent/bmc-agent/simulator/simtest"
 	"github.com/bmc-agent/bmc-agent/store"
 	"github.com/bmc-agent/bmc-agent/store/sqlstore"
 	"github.com/bmc-agent/bmc-agent/taskmanager"
@@ -36,14 +37,7 @@ type eventEnv struct {
 // BMC password.
 func startEventSim(t testing.TB, systems int) *simulator.Simulator {
 	t.Helper()
-	sim, err := simulator.New(simulator.Config{Systems: systems, Username: "admin", Password: bmcPassword})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.Start(context.Background(), "127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sim.Close() })
+	sim := simtest.Start(t, simulator.Config{Systems: systems, Username: "admin", Password: bmcPassword})
 	return sim
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/bmc-agent/bmc-agent/internal/pgtest"
 	"github.com/bmc-agent/bmc-agent/simulator"
+	"github.com/bmc-agent/bmc-agent/simulator/simtest"
 	"github.com/bmc-agent/bmc-agent/store"
 	"github.com/bmc-agent/bmc-agent/store/sqlstore"
 )
@@ -39,14 +40,7 @@ type fenceEnv struct {
 
 func newFenceEnv(t *testing.T, systems int, latency time.Duration) *fenceEnv {
 	t.Helper()
-	sim, err := simulator.New(simulator.Config{Systems: systems, Username: "admin", Password: bmcPassword, PowerDelay: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.Start(context.Background(), "127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sim.Close() })
+	sim := simtest.Start(t, simulator.Config{Systems: systems, Username: "admin", Password: bmcPassword, PowerDelay: 100 * time.Millisecond})
 	if err := sim.SetFleetFault(simulator.Fault{Latency: latency}); err != nil {
 		t.Fatal(err)
 	}

@@ -1,27 +1,20 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/bmc-agent/bmc-agent/simulator"
+	"github.com/bmc-agent/bmc-agent/simulator/simtest"
 )
 
 // TestNodeInventoryCLI: `node inspect --wait` then `node inventory` show
 // the simulated system's hardware; before an inspection the inventory is
 // Ironic's 404.
 func TestNodeInventoryCLI(t *testing.T) {
-	sim, err := simulator.New(simulator.Config{Systems: 1, Username: "admin", Password: bmcPassword})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.Start(context.Background(), "127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	defer sim.Close()
+	sim := simtest.Start(t, simulator.Config{Systems: 1, Username: "admin", Password: bmcPassword})
 	id := sim.SystemIDs()[0]
 	hw := sim.System(id).Hardware()
 	base, _ := startServe(t, "--listen", "127.0.0.1:0", "--database", filepath.Join(t.TempDir(), "inv.db"), "--agent-id", "inv-agent")
